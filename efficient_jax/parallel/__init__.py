@@ -1,0 +1,21 @@
+"""Mesh helpers, batch placement and data-parallel training."""
+
+from efficient_jax.parallel._mesh import (
+    DATA_AXIS,
+    data_sharding,
+    make_mesh,
+    maybe_initialize_distributed,
+    replicate,
+    replicated,
+    shard_batch,
+)
+
+__all__ = [
+    "DATA_AXIS",
+    "data_sharding",
+    "make_mesh",
+    "maybe_initialize_distributed",
+    "replicate",
+    "replicated",
+    "shard_batch",
+]

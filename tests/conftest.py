@@ -1,0 +1,47 @@
+"""Test environment: 8 fake CPU devices, deterministic, fast compiles for smoke tests."""
+
+import os
+import pathlib
+
+os.environ.setdefault("XLA_FLAGS", "")
+if "xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=8"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_num_cpu_devices", 8)
+jax.config.update("jax_threefry_partitionable", True)
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> pathlib.Path | None:
+    """The real-data folder (``EFFICIENT_JAX_DATA`` or ``../shared/data``), or None if absent."""
+    env = os.environ.get("EFFICIENT_JAX_DATA")
+    for cand in ([pathlib.Path(env)] if env else []) + [REPO_ROOT.parent / "shared" / "data"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture
+def data_dir() -> pathlib.Path:
+    d = shared_data_dir()
+    if d is None:
+        pytest.skip("real data not found: set EFFICIENT_JAX_DATA or place it at ../shared/data")
+    return d
+
+
+@pytest.fixture
+def fast_compile():
+    """Disables most XLA optimisations for smoke tests (compile time dominates there)."""
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", False)
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)
