@@ -76,7 +76,9 @@ def make_mesh(
         shape[shape.index(-1)] = n // known
     if int(np.prod(shape)) != n:
         raise ValueError(f"Mesh shape {shape} needs {int(np.prod(shape))} devices; {n} available.")
-    return jax.make_mesh(tuple(shape), tuple(axis_names), devices=devices)
+    # Auto axes: the compiler propagates shardings, so plain jit code stays sharding-agnostic.
+    axis_types = (jax.sharding.AxisType.Auto,) * len(axis_names)
+    return jax.make_mesh(tuple(shape), tuple(axis_names), axis_types=axis_types, devices=devices)
 
 
 def data_sharding(mesh: Mesh, axis: str = DATA_AXIS) -> NamedSharding:
