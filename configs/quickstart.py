@@ -1,0 +1,47 @@
+"""Quickstart: LeNet-5 on scikit-learn's bundled digits, then every registered compressor.
+
+Command:
+  python -m efficient_jax.main --config=configs/quickstart.py --workdir=/tmp/ej_quickstart
+
+Expected: float32 ≈ 98% test accuracy; int8 weights within 0.5 pt; int4 within ~1 pt; 50% magnitude
+pruning close to float, 80% a few points lower. Runtime: under 2 minutes on 2 CPU cores.
+"""
+
+import ml_collections
+
+
+def get_config(arg=None):
+    del arg
+    config = ml_collections.ConfigDict()
+    config.trainer = "quickstart"
+    config.seed = 0
+    # Data: the embedded default, no download.
+    config.dataset = "digits"
+    config.data_dir = ""
+    config.train_limit = 0
+    config.test_limit = 0
+    config.augment = False
+    # Model.
+    config.model = "lenet5"
+    config.model_kwargs = ml_collections.ConfigDict({"num_classes": 10})
+    # Optimisation.
+    config.optimizer = "adam"
+    config.learning_rate = 2e-3
+    config.schedule = "cosine"
+    config.warmup_steps = 0
+    config.momentum = 0.9
+    config.weight_decay = 0.0
+    config.grad_clip = 0.0
+    config.batch_size = 64
+    config.eval_batch_size = 128
+    config.num_steps = 600
+    # Logging, evaluation, checkpoints.
+    config.log_every = 100
+    config.eval_every = 0
+    config.checkpoint_every = 200
+    config.max_checkpoints = 2
+    # Mesh: None puts every device on the "data" axis.
+    config.mesh_shape = None
+    # Compressors to run after training: names from efficient_jax.core.COMPRESSORS or ["all"].
+    config.compressors = ["all"]
+    return config

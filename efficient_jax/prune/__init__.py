@@ -1,0 +1,10 @@
+"""Pruning: global magnitude pruning (cross distillation arrives with its issue)."""
+
+from efficient_jax.prune._magnitude import (
+    apply_masks,
+    global_magnitude_masks,
+    magnitude_pruning_compressor,
+    sparse_bytes,
+)
+
+__all__ = ["apply_masks", "global_magnitude_masks", "magnitude_pruning_compressor", "sparse_bytes"]

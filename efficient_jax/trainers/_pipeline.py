@@ -1,0 +1,142 @@
+"""Shared trainer plumbing: datasets from config, on-device preprocessing, mesh and state setup."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from efficient_jax import cost, data, models, parallel, train
+from efficient_jax.types import Batch
+
+log = logging.getLogger("efficient_jax")
+
+
+@dataclasses.dataclass
+class Setup:
+    """Everything a classification-style trainer needs, built once from the config."""
+
+    config: ml_collections.ConfigDict
+    model: nn.Module
+    tx: optax.GradientTransformation
+    train_data: dict[str, np.ndarray]
+    test_data: dict[str, np.ndarray]
+    mesh: jax.sharding.Mesh
+    preprocess: Callable[[Batch, jax.Array | None], Batch]
+    sample_batch: Batch
+
+
+def make_preprocess(config: ml_collections.ConfigDict) -> Callable[[Batch, Any], Batch]:
+    """On-device preprocessing: uint8 images → (augmented) normalised floats; text passes through.
+
+    ``key=None`` means evaluation (no augmentation).
+    """
+    augment = bool(config.get("augment", False))
+
+    def preprocess(batch: Batch, key: jax.Array | None) -> Batch:
+        if "image" not in batch or batch["image"].dtype != jnp.uint8:
+            return batch
+        images = batch["image"]
+        if augment and key is not None:
+            images = data.augment_cifar(key, images)
+        return {**batch, "image": data.normalize_images(images, data.CIFAR10_MEAN, data.CIFAR10_STD)}
+
+    return preprocess
+
+
+def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict]:
+    """Loads the train and test splits named by ``config.dataset``."""
+    kw: dict[str, Any] = {}
+    if config.dataset in ("sst2",) or config.dataset.startswith("glue/"):
+        kw["max_length"] = config.get("max_length", 64)
+    if config.dataset == "digits":
+        splits = data.load_digits(seed=config.get("data_seed", 0))
+        train_data, test_data = splits["train"], splits["test"]
+    else:
+        train_data = data.get_dataset(config.dataset, "train", config.get("data_dir"), **kw)
+        test_split = "test" if config.dataset == "cifar10" else "dev"
+        test_data = data.get_dataset(config.dataset, test_split, config.get("data_dir"), **kw)
+    for name, limit in (("train", "train_limit"), ("test", "test_limit")):
+        n = config.get(limit)
+        if n:
+            split = train_data if name == "train" else test_data
+            for k in split:
+                split[k] = split[k][:n]
+    return train_data, test_data
+
+
+def setup(config: ml_collections.ConfigDict) -> Setup:
+    """Builds model, optimizer, data and mesh from ``config`` (validating batch sizes first)."""
+    mesh = parallel.make_mesh(config.get("mesh_shape") or None)
+    n_data = mesh.shape[parallel.DATA_AXIS]
+    for field in ("batch_size", "eval_batch_size"):
+        value = config.get(field)
+        if value is None or value <= 0 or value % n_data:
+            raise ValueError(
+                f"config.{field}={value} must be a positive multiple of the {n_data} devices on "
+                "the 'data' mesh axis."
+            )
+    train_data, test_data = load_data(config)
+    model_kwargs = dict(config.get("model_kwargs") or {})
+    model = models.get_model(config.model, **model_kwargs)
+    tx = train.make_optimizer(config, config.num_steps)
+    sample = data.batch_at(train_data, 0, config.batch_size, seed=config.seed)
+    return Setup(config, model, tx, train_data, test_data, mesh, make_preprocess(config), sample)
+
+
+def init_state(s: Setup) -> train.TrainState:
+    """Initialises the train state replicated on the mesh."""
+    batch = s.preprocess(jax.tree.map(jnp.asarray, s.sample_batch), None)
+    args, kwargs = train.model_inputs(batch)
+    state = train.create_train_state(
+        s.model, s.tx, args[0][:1], key=jax.random.key(s.config.seed), **_first(kwargs)
+    )
+    n_params = cost.count_params(state["params"])
+    log.info("model %s: %s parameters", s.config.model, f"{n_params:,}")
+    return parallel.replicate(state, s.mesh)
+
+
+def _first(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v[:1] for k, v in kwargs.items()}
+
+
+def jit_train_step(s: Setup) -> Callable[[train.TrainState, Batch], Any]:
+    """The jitted, data-parallel train step with preprocessing (augmentation keyed by step)."""
+    step = train.make_train_step(s.model, s.tx, seed=s.config.seed)
+    aug_key = jax.random.key(s.config.seed + 1)
+
+    def step_with_preprocess(state, batch):
+        return step(state, s.preprocess(batch, jax.random.fold_in(aug_key, state["step"])))
+
+    return parallel.data_parallel_step(step_with_preprocess, s.mesh)
+
+
+def batch_fn(s: Setup) -> Callable[[int], Batch]:
+    """``step -> batch`` on the mesh, a deterministic function of the seed and step."""
+
+    def fn(step: int) -> Batch:
+        host = data.batch_at(s.train_data, step, s.config.batch_size, seed=s.config.seed)
+        return parallel.shard_batch(host, s.mesh)
+
+    return fn
+
+
+def make_evaluator(s: Setup, split: dict[str, np.ndarray] | None = None):
+    """``variables -> {"accuracy", "loss"}`` on the test split (or ``split``)."""
+    eval_step = train.make_eval_step(s.model)
+    jitted = jax.jit(lambda v, b: eval_step(v, s.preprocess(b, None)))
+    split = s.test_data if split is None else split
+
+    def run(variables) -> dict[str, float]:
+        batches = data.eval_batches(split, s.config.eval_batch_size, mesh=s.mesh)
+        return train.evaluate(jitted, variables, batches)
+
+    return run
