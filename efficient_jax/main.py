@@ -31,10 +31,15 @@ def _parse_flags(argv: list[str]) -> list[str]:
     return flags.FLAGS(argv)
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or "orbax" not in record.pathname
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.getLogger("efficient_jax").setLevel(logging.INFO)
+    logging.getLogger("absl").addFilter(_quiet_libraries)
     parallel.maybe_initialize_distributed()
     config = _CONFIG.value
     logging.info(

@@ -18,9 +18,10 @@ stacks of nested jaxprs, and tidy each path so that it reads like the parameter 
   matching ``params/blk/Dense_0/kernel``); ops in the root module itself keep the root's name.
 
 Ops outside any named scope (plain JAX functions) are grouped under their primitive's name
-(``dot_general``, ``conv_general_dilated``). We chose the name stack over recording ``module.path``
-with ``nn.intercept_methods``: it needs no matching of calls to equations by shape, covers
-``nn.scan``/``nn.remat``/``nn.vmap`` and gradients, and works for any code using ``jax.named_scope``.
+(``dot_general``, ``conv_general_dilated``). We chose the name stack over recording
+``module.path`` with ``nn.intercept_methods``: it needs no matching of calls to equations by
+shape, covers ``nn.scan``/``nn.remat``/``nn.vmap`` and gradients, and works for any code that
+uses ``jax.named_scope``.
 Caveat: a function already traced by ``jax.jit`` with ``flax_profile`` off reuses its cached,
 unnamed jaxpr.
 
@@ -94,14 +95,43 @@ def _dot_general_macs(eqn) -> int:
     return out_size * math.prod(lhs_shape[d] for d in lhs_contract)
 
 
+def _taps(
+    out_len: int, window: int, stride: int, rhs_dil: int, pad_lo: int, in_len: int, lhs_dil: int
+) -> int:
+    """Number of (output position, kernel tap) pairs along one spatial dim that are not holes."""
+    if lhs_dil == 1:
+        return out_len * window
+    j = np.arange(out_len)[:, None] * stride + np.arange(window)[None, :] * rhs_dil - pad_lo
+    dilated_len = (in_len - 1) * lhs_dil + 1
+    inside = (j >= 0) & (j < dilated_len)
+    return int(np.count_nonzero(~inside | (j % lhs_dil == 0)))
+
+
 def _conv_macs(eqn) -> int:
-    # Every output element is a dot product over the kernel window and the (per group) input
-    # features, i.e. over all rhs entries but its output-feature axis. Padding is counted as if it
-    # were data, as in the usual formula (XLA's cost analysis skips padded taps).
+    # Every output element is a dot product over the kernel window and the input features of its
+    # group (all rhs entries but its output-feature axis). Taps on padding count as data, as in the
+    # usual formula; XLA's cost analysis skips them. (So the input gradient of a VALID conv, a
+    # padded "full" conv, counts more than its forward pass.) Taps on the holes that
+    # ``lhs_dilation`` inserts (input gradients of strided convs) are not multiplies: not counted.
+    p = eqn.params
+    dn = p["dimension_numbers"]
+    lhs_shape = eqn.invars[0].aval.shape
     rhs_shape = eqn.invars[1].aval.shape
-    out_feature_dim = eqn.params["dimension_numbers"].rhs_spec[0]
-    out_size = math.prod(eqn.outvars[0].aval.shape)
-    return out_size * math.prod(rhs_shape) // rhs_shape[out_feature_dim]
+    out_shape = eqn.outvars[0].aval.shape
+    macs = out_shape[dn.out_spec[0]] * out_shape[dn.out_spec[1]] * rhs_shape[dn.rhs_spec[1]]
+    for i, (ld, od, rd) in enumerate(
+        zip(dn.lhs_spec[2:], dn.out_spec[2:], dn.rhs_spec[2:], strict=True)
+    ):
+        macs *= _taps(
+            out_shape[od],
+            rhs_shape[rd],
+            p["window_strides"][i],
+            p["rhs_dilation"][i],
+            p["padding"][i][0],
+            lhs_shape[ld],
+            p["lhs_dilation"][i],
+        )
+    return macs
 
 
 def _sub_jaxprs(value: Any) -> Iterator[Any]:
@@ -189,7 +219,7 @@ def _layer_names(raw: collections.Counter) -> dict[str, int]:
 
 
 def macs(apply_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> MacReport:
-    """Counts the multiply-accumulates of ``apply_fn(*args, **kwargs)`` per layer, without running it.
+    """Counts the multiply-accumulates of ``apply_fn(*args, **kwargs)`` per layer, without running.
 
     Args:
       apply_fn: any traceable function, typically a Linen ``model.apply``; it may be jitted, use
@@ -224,7 +254,7 @@ def macs(apply_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> MacReport:
 
 
 def xla_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
-    """FLOPs that XLA's cost analysis reports for ``jax.jit(fn)(*args, **kwargs)``, for cross-checks.
+    """FLOPs that XLA's cost analysis reports for ``jax.jit(fn)(*args, **kwargs)`` (cross-checks).
 
     Compiles (but does not run) ``fn``. XLA counts a multiply-add as 2 FLOPs, adds element-wise
     ops, skips convolution taps that fall on padding, and reports the program of *one* device when

@@ -7,7 +7,7 @@ stored, e.g. a pytree of packed quantized codes and their scales.
 
 Example:
     >>> import jax.numpy as jnp
-    >>> params = {"conv": {"kernel": jnp.ones((3, 3, 8, 16))}, "head": {"kernel": jnp.ones((16, 10))}}
+    >>> params = {"conv": {"kernel": jnp.ones((3, 3, 8, 16))}, "head": {"w": jnp.ones((16, 10))}}
     >>> count_params(params), count_params(params, [r"conv/"])
     (1312, 1152)
     >>> model_bytes(params), model_bytes(params, bits=[(r"conv/", 2)])

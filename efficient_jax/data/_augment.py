@@ -40,7 +40,8 @@ def normalize_images(
       float32 array of the same shape.
 
     Raises:
-      ValueError: if the channel count differs from ``len(mean)``/``len(std)`` or a std is not positive.
+      ValueError: if the channel count differs from ``len(mean)``/``len(std)`` or a std is not
+        positive.
 
     Example:
         >>> import numpy as np

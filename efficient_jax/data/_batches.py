@@ -133,7 +133,7 @@ def iterate_batches(
     shuffle: bool = True,
     mesh: Mesh | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yields ``batch_at(arrays, s, batch_size, seed=seed)`` for ``s = start_step, start_step+1, …``.
+    """Yields the batches of steps ``start_step``, ``start_step + 1``, … as :func:`batch_at` does.
 
     Args:
       arrays: dict of arrays sharing the leading length ``N`` (converted to NumPy once).
@@ -143,8 +143,8 @@ def iterate_batches(
       start_step: first global step (resume from a checkpoint's step).
       num_steps: how many batches to yield; ``None`` iterates forever.
       shuffle: permute examples each epoch.
-      mesh: when given, batches are ``jax.Array``\\ s with the batch axis sharded over ``"data"``;
-        otherwise host NumPy arrays.
+      mesh: when given, batches are ``jax.Array`` values with the batch axis sharded over
+        ``"data"``; otherwise host NumPy arrays.
 
     Raises:
       ValueError: (at the call, before any batch) for bad sizes, steps, seed or mesh.
@@ -157,7 +157,9 @@ def iterate_batches(
         >>> all(np.array_equal(a, b) for a, b in zip(full[4:], tail))
         True
     """
-    arrays = {k: np.asarray(v) for k, v in arrays.items()} if isinstance(arrays, Mapping) else arrays
+    arrays = (
+        {k: np.asarray(v) for k, v in arrays.items()} if isinstance(arrays, Mapping) else arrays
+    )
     n = _num_examples(arrays)
     _check_batch_size(batch_size, n)
     seed, start_step = _check_nonneg("seed", seed), _check_nonneg("start_step", start_step)
@@ -201,7 +203,9 @@ def eval_batches(
         >>> [b["mask"].tolist() for b in eval_batches({"x": np.arange(3)}, 2)]
         [[1.0, 1.0], [1.0, 0.0]]
     """
-    arrays = {k: np.asarray(v) for k, v in arrays.items()} if isinstance(arrays, Mapping) else arrays
+    arrays = (
+        {k: np.asarray(v) for k, v in arrays.items()} if isinstance(arrays, Mapping) else arrays
+    )
     n = _num_examples(arrays)
     _check_batch_size(batch_size, n, allow_larger=True)
     if "mask" in arrays:

@@ -3,7 +3,7 @@
 Layout under the data folder (either form per split; the folder wins when both exist)::
 
     cifar10/<split>/<class>/<name>.jpg
-    cifar10/cifar10_<split>_jpeg.tar.gz     # <class>/<name>.jpg inside, optionally under a top folder
+    cifar10/cifar10_<split>_jpeg.tar.gz   # <class>/<name>.jpg inside, maybe under a top folder
 
 Images are sorted by member path, so the order (and ``limit``) is the same on every machine. The
 decoded arrays are cached in ``cache_dir`` under a name keyed by the source path, size and
@@ -212,7 +212,7 @@ def _read_cache(path: pathlib.Path) -> dict[str, np.ndarray] | None:
 
 
 def _write_cache(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
-    """Writes ``arrays`` to ``path`` atomically; a failure only logs (the data is still returned)."""
+    """Writes ``arrays`` to ``path`` atomically; a failure only logs (the data is returned)."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 Files are the standard GLUE distribution, ``<data_dir>/glue/<TASK>/<split>.tsv``. Columns are found
 by header name (CoLA's labelled files have no header: ``source, label, original label, sentence``).
-Files are split on tabs with no quote handling, as GLUE requires. Label strings map to ints by a fixed
-per-task list (:data:`GLUE_LABELS`, the TFDS / Hugging Face order); STS-B scores are float32.
+Files are split on tabs with no quote handling, as GLUE requires. Label strings map to ints by a
+fixed per-task list (:data:`GLUE_LABELS`, the TFDS / Hugging Face order); STS-B scores are float32.
 
 Example:
     >>> import pathlib, tempfile
@@ -105,7 +105,12 @@ def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
         raise ValueError(f"{path} is empty; expected a GLUE {spec.folder} TSV.")
 
     if name == "cola" and spec.a not in rows[0]:
-        a_col, b_col, label_col, start = _COLA_HEADERLESS["sentence"], None, _COLA_HEADERLESS["label"], 0
+        a_col, b_col, label_col, start = (
+            _COLA_HEADERLESS["sentence"],
+            None,
+            _COLA_HEADERLESS["label"],
+            0,
+        )
     else:
         header, start = rows[0], 1
         missing = [c for c in (spec.a, spec.b) if c is not None and c not in header]
@@ -186,12 +191,16 @@ def load_glue(
     """
     name, spec = _task(task)
     if split not in spec.splits:
-        raise ValueError(f"Unknown split {split!r} for GLUE {spec.folder}; valid: {list(spec.splits)}.")
+        raise ValueError(
+            f"Unknown split {split!r} for GLUE {spec.folder}; valid: {list(spec.splits)}."
+        )
     if limit is not None and (not isinstance(limit, int | np.integer) or limit <= 0):
         raise ValueError(f"limit must be a positive integer or None; got {limit!r}.")
     root = resolve_data_dir(data_dir)
     path = require_file(
-        root / "glue" / spec.folder / f"{split}.tsv", f"GLUE {spec.folder} {split} split", _GLUE_HOW_TO
+        root / "glue" / spec.folder / f"{split}.tsv",
+        f"GLUE {spec.folder} {split} split",
+        _GLUE_HOW_TO,
     )
     vocab = vocab_path if vocab_path is not None else root / "weights" / "bert_uncased_vocab.txt"
     vocab = require_file(vocab, "BERT WordPiece vocabulary", _VOCAB_HOW_TO)

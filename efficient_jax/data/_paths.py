@@ -1,7 +1,7 @@
-"""Where the data lives: ``data_dir`` → ``$EFFICIENT_JAX_DATA`` → ``../shared/data``; one clear error.
+"""Data location (``data_dir``, ``$EFFICIENT_JAX_DATA``, ``../shared/data``), with one clear error.
 
-Every loader in :mod:`efficient_jax.data` resolves its folder with :func:`resolve_data_dir` and checks
-each file with :func:`require_file`, so a missing dataset always fails the same way: a
+Every loader in :mod:`efficient_jax.data` resolves its folder with :func:`resolve_data_dir` and
+checks each file with :func:`require_file`, so a missing dataset always fails the same way: a
 :class:`DataNotFoundError` naming the path(s) tried, the ``EFFICIENT_JAX_DATA`` variable and how to
 obtain the data.
 
@@ -20,19 +20,19 @@ import pathlib
 ENV_DATA = "EFFICIENT_JAX_DATA"
 ENV_CACHE = "EFFICIENT_JAX_CACHE"
 
-# The package lives at <repo>/efficient_jax/data/_paths.py; the development data at <repo>/../shared/data.
+# This file is <repo>/efficient_jax/data/_paths.py; development data lives at <repo>/../shared/data.
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _DEV_DATA = pathlib.Path("..") / "shared" / "data"
 
 HOW_TO_GET_DATA = (
     f"Pass data_dir=..., or set {ENV_DATA}=/path/to/data, or place the data at ../shared/data next "
-    "to the repository. The expected layout (cifar10/, glue/<TASK>/, weights/, nb201/) is described "
-    "in shared/data/README.md."
+    "to the repository. The expected layout (cifar10/, glue/<TASK>/, weights/, nb201/) is "
+    "described in shared/data/README.md."
 )
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A dataset folder or file is missing; the message says where it was looked for and how to get it."""
+    """A dataset folder or file is missing; the message says where it looked and how to get it."""
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
@@ -84,7 +84,8 @@ def require_file(path: str | os.PathLike, what: str, how_to_get: str) -> pathlib
       how_to_get: one sentence on how to obtain it.
 
     Raises:
-      DataNotFoundError: naming ``what``, the absolute path, ``how_to_get`` and ``EFFICIENT_JAX_DATA``.
+      DataNotFoundError: naming ``what``, the absolute path, ``how_to_get`` and
+        ``EFFICIENT_JAX_DATA``.
 
     Example:
         >>> try:
@@ -105,4 +106,6 @@ def require_file(path: str | os.PathLike, what: str, how_to_get: str) -> pathlib
 def default_cache_dir() -> pathlib.Path:
     """``$EFFICIENT_JAX_CACHE`` if set, else ``~/.cache/efficient_jax`` (not created here)."""
     env = os.environ.get(ENV_CACHE)
-    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "efficient_jax"
+    return (
+        pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "efficient_jax"
+    )

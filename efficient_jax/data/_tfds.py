@@ -1,4 +1,4 @@
-"""Any TensorFlow Datasets catalog entry as NumPy arrays (optional: ``pip install "efficient_jax[tfds]"``).
+"""Any TensorFlow Datasets catalog entry as NumPy arrays (needs the optional ``[tfds]`` extra).
 
 Example:
     >>> ds = load_tfds("mnist", "test", limit=16)  # doctest: +SKIP
@@ -13,8 +13,9 @@ import os
 import numpy as np
 
 _INSTALL_HINT = (
-    'tensorflow_datasets is not installed; install the optional extra with pip install "efficient_jax[tfds]" '
-    "(or pip install tensorflow-datasets). The built-in loaders (digits, cifar10, glue) need no TFDS."
+    "tensorflow_datasets is not installed; install the optional extra with "
+    'pip install "efficient_jax[tfds]" (or pip install tensorflow-datasets). '
+    "The built-in loaders (digits, cifar10, glue) need no TFDS."
 )
 
 

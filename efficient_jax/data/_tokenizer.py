@@ -60,7 +60,9 @@ class WordPieceTokenizer:
             clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase
         )
         tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tk.post_processor = processors.BertProcessing(("[SEP]", self.sep_id), ("[CLS]", self.cls_id))
+        tk.post_processor = processors.BertProcessing(
+            ("[SEP]", self.sep_id), ("[CLS]", self.cls_id)
+        )
         tk.decoder = decoders.WordPiece(prefix="##")
         self._tk = tk
 
@@ -82,7 +84,8 @@ class WordPieceTokenizer:
           segment, 1 for the second), each int32 ``(N, L)``.
 
         Raises:
-          ValueError: if the lists differ in length or ``max_length`` cannot hold the special tokens.
+          ValueError: if the lists differ in length or ``max_length`` cannot hold the special
+            tokens.
         """
         a = [sentences_a] if isinstance(sentences_a, str) else list(sentences_a)
         b = None
@@ -95,19 +98,32 @@ class WordPieceTokenizer:
         need = 3 if b is not None else 2
         if not isinstance(max_length, int | np.integer) or max_length < need:
             raise ValueError(
-                f"max_length must be an integer >= {need} ([CLS] and [SEP] tokens); got {max_length!r}."
+                f"max_length must be an integer >= {need} (room for [CLS] and [SEP]); "
+                f"got {max_length!r}."
             )
         max_length = int(max_length)
         if not a:
             empty = np.zeros((0, max_length), np.int32)
-            return {"input_ids": empty, "attention_mask": empty.copy(), "token_type_ids": empty.copy()}
+            return {
+                "input_ids": empty,
+                "attention_mask": empty.copy(),
+                "token_type_ids": empty.copy(),
+            }
         self._tk.enable_truncation(max_length=max_length, strategy="longest_first")
-        self._tk.enable_padding(length=max_length, pad_id=self.pad_id, pad_token="[PAD]")
+        # Padding in NumPy below is ~2x faster than asking the tokenizer to pad every row.
+        self._tk.no_padding()
         encs = self._tk.encode_batch(list(zip(a, b)) if b is not None else a)
+        lengths = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
+        real = np.arange(max_length) < lengths[:, None]
+        input_ids = np.full((len(encs), max_length), self.pad_id, np.int32)
+        token_type_ids = np.zeros((len(encs), max_length), np.int32)
+        total = int(lengths.sum())
+        input_ids[real] = np.fromiter((i for e in encs for i in e.ids), np.int32, total)
+        token_type_ids[real] = np.fromiter((t for e in encs for t in e.type_ids), np.int32, total)
         return {
-            "input_ids": np.array([e.ids for e in encs], np.int32),
-            "attention_mask": np.array([e.attention_mask for e in encs], np.int32),
-            "token_type_ids": np.array([e.type_ids for e in encs], np.int32),
+            "input_ids": input_ids,
+            "attention_mask": real.astype(np.int32),
+            "token_type_ids": token_type_ids,
         }
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = True) -> str:

@@ -2,9 +2,10 @@
 
 from efficient_jax.prune._magnitude import (
     apply_masks,
+    effective_macs,
     global_magnitude_masks,
     magnitude_pruning_compressor,
     sparse_bytes,
 )
 
-__all__ = ["apply_masks", "global_magnitude_masks", "magnitude_pruning_compressor", "sparse_bytes"]
+__all__ = ["apply_masks", "global_magnitude_masks", "effective_macs", "magnitude_pruning_compressor", "sparse_bytes"]

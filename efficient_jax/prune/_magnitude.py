@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from efficient_jax.core import CompressionResult, match_rules, register_compressor
+from efficient_jax import cost
+from efficient_jax.core import CompressionResult, match_rules, path_strings, register_compressor
+from efficient_jax.train import model_inputs
 from efficient_jax.types import Params, PyTree
 
 DEFAULT_RULES: tuple[tuple[str, bool], ...] = ((r"kernel$", True),)
@@ -73,22 +75,37 @@ def sparse_bytes(params: Params, masks: PyTree) -> int:
     return total
 
 
+def effective_macs(report: cost.MacReport, params: Params) -> int:
+    """MACs left when zero weights are skipped: each layer's MACs times its kernel's density.
+
+    A layer of ``report.per_layer`` is matched to the ``<layer>/kernel`` leaf of ``params``; layers
+    without a kernel leaf count in full.
+    """
+    density = {
+        path.rsplit("/", 1)[0]: float(jnp.mean(leaf != 0))
+        for path, leaf in zip(path_strings(params), jax.tree.leaves(params))
+        if path.endswith("kernel")
+    }
+    return int(round(sum(m * density.get(layer, 1.0) for layer, m in report.per_layer.items())))
+
+
 def magnitude_pruning_compressor(sparsity: float):
     """A registered-compressor function pruning ``variables["params"]`` to ``sparsity``."""
 
     def compress(variables, *, apply_fn=None, calib_batch=None) -> CompressionResult:
-        del apply_fn, calib_batch
         masks = global_magnitude_masks(variables["params"], sparsity)
         params = apply_masks(variables["params"], masks)
-        others = sum(
-            int(np.asarray(x).nbytes)
-            for k, v in variables.items()
-            if k != "params"
-            for x in jax.tree.leaves(v)
-        )
+        macs = None
+        if apply_fn is not None and calib_batch is not None:
+            args, kwargs = model_inputs(calib_batch)
+            first = lambda t: jax.tree.map(lambda x: x[:1], t)  # noqa: E731
+            report = cost.macs(apply_fn, variables, *first(args), train=False, **first(kwargs))
+            macs = effective_macs(report, params)
+        others = cost.model_bytes_from_tree({k: v for k, v in variables.items() if k != "params"})
         return CompressionResult(
             {**variables, "params": params},
             sparse_bytes(variables["params"], masks) + others,
+            macs=macs,
             info={"sparsity": sparsity},
         )
 

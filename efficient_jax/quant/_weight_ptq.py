@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from efficient_jax import cost
 from efficient_jax.core import CompressionResult, match_rules, register_compressor
 from efficient_jax.types import Params
 
@@ -81,8 +82,7 @@ def ptq_weights_compressor(bits: int):
     def compress(variables, *, apply_fn=None, calib_batch=None) -> CompressionResult:
         del apply_fn, calib_batch
         params, nbytes = quantize_weights(variables["params"], bits)
-        others = sum(int(np.asarray(x).nbytes) for k, v in variables.items() if k != "params"
-                     for x in jax.tree.leaves(v))
+        others = cost.model_bytes_from_tree({k: v for k, v in variables.items() if k != "params"})
         return CompressionResult(
             {**variables, "params": params}, nbytes + others, info={"weight_bits": bits}
         )

@@ -76,10 +76,24 @@ def create_train_state(
       **model_kwargs: extra keyword inputs for ``init`` (e.g. ``attention_mask``).
     """
     variables = jax.jit(lambda k: model.init(k, sample_input, train=False, **model_kwargs))(key)
+    for name, given in (("params", params), ("batch_stats", batch_stats)):
+        if given is not None:
+            _check_same_shapes(name, variables.get(name, {}), given)
     params = variables["params"] if params is None else params
     if batch_stats is None:
         batch_stats = variables.get("batch_stats", {})
     return {"params": params, "batch_stats": batch_stats, "opt": tx.init(params), "step": jnp.zeros((), jnp.int32)}
+
+
+def _check_same_shapes(name: str, expected: PyTree, given: PyTree) -> None:
+    shapes = lambda t: jax.tree.map(lambda x: tuple(jnp.shape(x)), t)  # noqa: E731
+    if jax.tree.structure(expected) != jax.tree.structure(given) or shapes(expected) != shapes(
+        given
+    ):
+        raise ValueError(
+            f"The given {name} do not match the model: expected shapes {shapes(expected)}, "
+            f"got {shapes(given)}."
+        )
 
 
 def _variables(state: TrainState, params: PyTree | None = None) -> dict[str, Any]:

@@ -96,8 +96,18 @@ def init_state(s: Setup) -> train.TrainState:
     """Initialises the train state replicated on the mesh."""
     batch = s.preprocess(jax.tree.map(jnp.asarray, s.sample_batch), None)
     args, kwargs = train.model_inputs(batch)
+    pretrained: dict[str, Any] = {}
+    if s.config.get("init_from_pytorch"):
+        _, variables = models.load_pytorch_resnet(s.config.init_from_pytorch)
+        pretrained = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+        log.info("initialised from %s", s.config.init_from_pytorch)
     state = train.create_train_state(
-        s.model, s.tx, args[0][:1], key=jax.random.key(s.config.seed), **_first(kwargs)
+        s.model,
+        s.tx,
+        args[0][:1],
+        key=jax.random.key(s.config.seed),
+        **pretrained,
+        **_first(kwargs),
     )
     n_params = cost.count_params(state["params"])
     log.info("model %s: %s parameters", s.config.model, f"{n_params:,}")

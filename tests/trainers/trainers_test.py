@@ -1,0 +1,101 @@
+"""Two-step smoke tests of every trainer through the real entry point, plus CLI parsing."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from efficient_jax import core
+from efficient_jax.trainers import available_trainers, classification, quickstart
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _tiny(config, **kw):
+    config.num_steps = 2
+    config.log_every = 1
+    config.checkpoint_every = 0
+    config.eval_every = 0
+    for k, v in kw.items():
+        setattr(config, k, v)
+    return config
+
+
+def test_available_trainers():
+    assert {"classification", "quickstart"} <= set(available_trainers())
+
+
+def test_quickstart_two_steps(tmp_path, fast_compile):
+    config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")))
+    rows = quickstart.train_and_evaluate(config, str(tmp_path))
+    methods = [r["method"] for r in rows]
+    assert methods[0] == "float32" and set(core.COMPRESSORS.names()) <= set(methods)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["ptq_w4/compression_ratio"] > results["ptq_w8/compression_ratio"] > 3.0
+    assert results["magnitude_prune_80/macs"] < results["float32/macs"]
+    assert (tmp_path / "accuracy_vs_size.png").stat().st_size > 1000
+    assert (tmp_path / "config.json").exists() and (tmp_path / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5"])
+def test_classification_digits_two_steps(tmp_path, fast_compile, model):
+    config = core.load_config(str(REPO_ROOT / f"configs/classification_digits.py:model={model}"))
+    state = classification.train_and_evaluate(_tiny(config), str(tmp_path))
+    assert int(state["step"]) == 2
+    assert 0.0 <= json.loads((tmp_path / "results.json").read_text())["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("config_file", ["resnet20_cifar10.py", "tiny_bert_sst2.py"])
+def test_real_data_configs_runlocal(tmp_path, fast_compile, config_file, monkeypatch, data_dir):
+    monkeypatch.setenv("EFFICIENT_JAX_CACHE", str(tmp_path / "cache"))
+    config = core.load_config(str(REPO_ROOT / f"configs/{config_file}:runlocal"))
+    config = _tiny(config, data_dir=str(data_dir), train_limit=64, test_limit=32)
+    state = classification.train_and_evaluate(config, str(tmp_path / "run"))
+    assert int(state["step"]) == 2
+
+
+def test_batch_size_must_divide_devices(tmp_path):
+    config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")), batch_size=12)
+    with pytest.raises(ValueError, match="batch_size=12 must be a positive multiple of the 8"):
+        quickstart.train_and_evaluate(config, str(tmp_path))
+
+
+def test_unknown_compressor_fails_before_training(tmp_path):
+    config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")))
+    config.compressors = ["zip"]
+    with pytest.raises(ValueError, match="Unknown compressor 'zip'; valid:"):
+        quickstart.train_and_evaluate(config, str(tmp_path))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def _main(*args, cwd=REPO_ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "efficient_jax.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+
+
+def test_cli_unknown_config_key_lists_valid_keys(tmp_path):
+    out = _main("--config=configs/quickstart.py", f"--workdir={tmp_path}", "--config.nm_steps=3")
+    assert out.returncode != 0
+    assert "Unknown config key 'nm_steps'" in out.stderr and "'num_steps'" in out.stderr
+
+
+def test_cli_override_and_variant(tmp_path):
+    out = _main(
+        "--config=configs/classification_digits.py:model=mlp,runlocal",
+        f"--workdir={tmp_path}",
+        "--config.num_steps=3",
+        "--config.log_every=1",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["num_steps"] == 3 and config["model"] == "mlp"
+    assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
