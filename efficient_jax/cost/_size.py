@@ -97,7 +97,7 @@ def _check_bits(bits: Any, where: str) -> int:
 def _leaf_bits(params: PyTree, bits: Bits) -> list[int]:
     """One width per leaf of ``params``, in flatten order."""
     leaves_with_path = jax.tree_util.tree_flatten_with_path(params)[0]
-    if isinstance(bits, int | np.integer) and not isinstance(bits, bool):
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(bits)) and bits is not None:
         b = _check_bits(bits, "all parameters")
         return [b] * len(leaves_with_path)
     if _is_rule_list(bits):
@@ -111,7 +111,7 @@ def _leaf_bits(params: PyTree, bits: Bits) -> list[int]:
             dtype_bits(x.dtype) if w is None else int(w)
             for (_, x), w in zip(leaves_with_path, widths, strict=True)
         ]
-    if isinstance(bits, bool) or bits is None:
+    if bits is None:
         raise ValueError(
             f"bits must be an int in 1..32, a pytree of such ints matching params, or a rule list "
             f"[(regex, bits), ...]; got {bits!r}."

@@ -219,6 +219,7 @@ def _write_cache(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared cache should be readable.
         os.replace(tmp, path)
         tmp = None
     except OSError as e:

@@ -99,20 +99,17 @@ def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
     name, spec = _task(task)
     path = require_file(path, f"GLUE {spec.folder} file", _GLUE_HOW_TO)
     with open(path, encoding="utf-8", newline="") as f:
-        rows = [line.rstrip("\r\n").split("\t") for line in f]
-    rows = [r for r in rows if r != [""]]
+        # (line number, fields); blank lines are skipped but keep the numbering of the file.
+        rows = [(i, line.rstrip("\r\n").split("\t")) for i, line in enumerate(f, start=1)]
+    rows = [(i, r) for i, r in rows if r != [""]]
     if not rows:
         raise ValueError(f"{path} is empty; expected a GLUE {spec.folder} TSV.")
 
-    if name == "cola" and spec.a not in rows[0]:
-        a_col, b_col, label_col, start = (
-            _COLA_HEADERLESS["sentence"],
-            None,
-            _COLA_HEADERLESS["label"],
-            0,
-        )
+    first = rows[0][1]
+    if name == "cola" and spec.a not in first:  # headerless train/dev file
+        a_col, b_col, label_col = _COLA_HEADERLESS["sentence"], None, _COLA_HEADERLESS["label"]
     else:
-        header, start = rows[0], 1
+        header, rows = first, rows[1:]
         missing = [c for c in (spec.a, spec.b) if c is not None and c not in header]
         if missing:
             raise ValueError(
@@ -126,7 +123,7 @@ def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
 
     width = max(i for i in (a_col, b_col, label_col) if i is not None) + 1
     sent_a, sent_b, labels = [], [] if spec.b else None, [] if label_col is not None else None
-    for lineno, row in enumerate(rows[start:], start=start + 1):
+    for lineno, row in rows:
         if len(row) < width:
             raise ValueError(f"{path}, line {lineno}: {len(row)} columns, need {width}: {row}.")
         sent_a.append(row[a_col].strip())

@@ -44,7 +44,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
     silent fall-back to another folder.
 
     Args:
-      data_dir: explicit folder, or ``None`` to use the environment / development default.
+      data_dir: explicit folder, or ``None`` (or ``""``, the unset value in configs) to use the
+        environment / development default.
 
     Returns:
       The absolute path of an existing folder.
@@ -59,7 +60,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
         True
         >>> del os.environ["EFFICIENT_JAX_DATA"]
     """
-    if data_dir is not None:
+    if data_dir is not None and os.fspath(data_dir) != "":
         candidates = [(pathlib.Path(data_dir).expanduser(), "data_dir argument")]
     elif os.environ.get(ENV_DATA):
         candidates = [(pathlib.Path(os.environ[ENV_DATA]).expanduser(), f"${ENV_DATA}")]

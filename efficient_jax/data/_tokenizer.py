@@ -64,6 +64,8 @@ class WordPieceTokenizer:
             ("[SEP]", self.sep_id), ("[CLS]", self.cls_id)
         )
         tk.decoder = decoders.WordPiece(prefix="##")
+        # Registered as special: never split, and dropped by decode(skip_special_tokens=True).
+        tk.add_special_tokens([t for t in (*_SPECIALS, "[MASK]") if t in vocab])
         self._tk = tk
 
     def encode(

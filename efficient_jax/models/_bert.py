@@ -2,8 +2,8 @@
 
 Layer names follow the Hugging Face ``BertModel`` (``word_embeddings``, ``embeddings_LayerNorm``,
 ``layer_0/attention/query``, ``layer_0/intermediate``, ``layer_0/output``, ``pooler``, ...), so that
-regex rules and weight converters written against BERT checkpoints read naturally. Every matmul with a weight is a
-plain ``nn.Dense`` / ``nn.Embed`` so that quantizers can intercept ``dot_general``.
+regex rules and weight converters written against BERT checkpoints read naturally. Every weight
+matmul is a plain ``nn.Dense`` so that quantizers can intercept ``dot_general``.
 """
 
 from __future__ import annotations
@@ -76,12 +76,12 @@ class BertLayer(nn.Module):
 
 
 class TinyBert(nn.Module):
-    """A BERT encoder (Devlin et al. 2019) with pooler and classifier; defaults give a 2-layer tiny BERT.
+    """A BERT encoder (Devlin et al. 2019) + pooler + classifier; defaults: a tiny 2-layer BERT.
 
     Embeddings (word + position + token type, LayerNorm eps 1e-12, dropout) → ``num_layers`` post-LN
     blocks (explicit ``nn.Dense`` query/key/value/output, exact-erf GELU FFN) → pooler
-    ``tanh(Dense(h[:, 0]))`` → dropout → classifier. ``attention_mask`` (N, L) marks real tokens with
-    1 and padding with 0; ``token_type_ids`` default to zeros.
+    ``tanh(Dense(h[:, 0]))`` → dropout → classifier. ``attention_mask`` (N, L) marks real tokens
+    with 1 and padding with 0; ``token_type_ids`` default to zeros.
 
     With ``return_aux=True`` the call returns ``(logits, aux)`` with ``aux["hidden_states"]`` the
     list ``[embeddings_out, layer_1_out, ...]`` (``num_layers + 1`` arrays (N, L, hidden)) and
@@ -105,8 +105,8 @@ class TinyBert(nn.Module):
 
     References:
       Devlin, Chang, Lee, Toutanova, "BERT: Pre-training of Deep Bidirectional Transformers for
-      Language Understanding", NAACL 2019, https://arxiv.org/abs/1810.04805; Jiao et al., "TinyBERT",
-      Findings of EMNLP 2020, https://arxiv.org/abs/1909.10351.
+      Language Understanding", NAACL 2019, https://arxiv.org/abs/1810.04805; Jiao et al.,
+      "TinyBERT", Findings of EMNLP 2020, https://arxiv.org/abs/1909.10351.
     """
 
     vocab_size: int = 30522
@@ -155,9 +155,7 @@ class TinyBert(nn.Module):
             raise ValueError(f"input_ids must be (batch, length); got shape {input_ids.shape}.")
         n, length = input_ids.shape
         if length > self.max_position:
-            raise ValueError(
-                f"Sequence length {length} exceeds max_position={self.max_position}."
-            )
+            raise ValueError(f"Sequence length {length} exceeds max_position={self.max_position}.")
         if attention_mask is None:
             attention_mask = jnp.ones((n, length), jnp.bool_)
         if token_type_ids is None:
@@ -165,12 +163,17 @@ class TinyBert(nn.Module):
         mask = jnp.asarray(attention_mask).astype(jnp.bool_)
 
         init = nn.initializers.normal(0.02)
-        emb = nn.Embed(self.vocab_size, self.hidden_size, embedding_init=init, name="word_embeddings")
+        emb = nn.Embed(
+            self.vocab_size, self.hidden_size, embedding_init=init, name="word_embeddings"
+        )
         pos = nn.Embed(
             self.max_position, self.hidden_size, embedding_init=init, name="position_embeddings"
         )
         typ = nn.Embed(
-            self.type_vocab_size, self.hidden_size, embedding_init=init, name="token_type_embeddings"
+            self.type_vocab_size,
+            self.hidden_size,
+            embedding_init=init,
+            name="token_type_embeddings",
         )
         x = emb(input_ids) + pos(jnp.arange(length)[None, :]) + typ(token_type_ids)
         x = _layer_norm("embeddings_LayerNorm")(x)

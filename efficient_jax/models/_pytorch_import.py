@@ -64,9 +64,12 @@ def _torch_name(flax_path: tuple[str, ...]) -> str:
     """Inverse of :func:`_flax_path` for error messages."""
     collection, *modules, leaf = flax_path
     parts = [re.sub(r"_(\d+)$", r".\1", m) for m in modules]
-    leaf = {"kernel": "weight", "scale": "weight", "mean": "running_mean", "var": "running_var"}.get(
-        leaf, leaf
-    )
+    leaf = {
+        "kernel": "weight",
+        "scale": "weight",
+        "mean": "running_mean",
+        "var": "running_var",
+    }.get(leaf, leaf)
     return ".".join([*parts, leaf])
 
 
@@ -103,9 +106,7 @@ def convert_pytorch_resnet(
       ValueError: on missing, unexpected, wrongly shaped or non-finite entries.
     """
     arrays = {
-        _strip(k): np.asarray(v)
-        for k, v in state_dict.items()
-        if not k.endswith(_IGNORED_SUFFIXES)
+        _strip(k): np.asarray(v) for k, v in state_dict.items() if not k.endswith(_IGNORED_SUFFIXES)
     }
     if depth is None:
         depth = _infer_depth(list(arrays))
@@ -169,7 +170,8 @@ def load_pytorch_resnet(
         20
 
     References:
-      https://github.com/akamaster/pytorch_resnet_cifar10 (``pretrained_models/resnet20-12fca82f.th``).
+      https://github.com/akamaster/pytorch_resnet_cifar10
+      (``pretrained_models/resnet20-12fca82f.th``).
     """
     if not os.path.isfile(npz_path):
         raise FileNotFoundError(

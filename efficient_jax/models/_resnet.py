@@ -105,7 +105,8 @@ class ResNet(nn.Module):
         is_int = isinstance(self.depth, numbers.Integral) and not isinstance(self.depth, bool)
         if not is_int or self.depth < 8 or (self.depth - 2) % 6:
             raise ValueError(
-                f"ResNet depth must be 6n + 2 with n >= 1 (e.g. {RESNET_DEPTHS}); got {self.depth!r}."
+                f"ResNet depth must be 6n + 2 with n >= 1 (e.g. {RESNET_DEPTHS}); "
+                f"got {self.depth!r}."
             )
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer; got {self.num_classes}.")

@@ -53,9 +53,9 @@ class MLP(nn.Module):
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, for 8×8 digits up to 32×32 images.
 
-    conv 6@5×5 → pool → conv 16@5×5 → pool → FC 120 → FC 84 → FC ``num_classes``. Both convolutions
-    use ``'SAME'`` padding so that an 8×8×1 digit (scikit-learn) still has a 2×2 map after the second
-    pool; on 32×32×3 CIFAR inputs the flattened feature has 8·8·16 = 1024 entries.
+    conv 6@5×5 → pool → conv 16@5×5 → pool → FC 120 → FC 84 → FC ``num_classes``. Both
+    convolutions use ``'SAME'`` padding so that an 8×8×1 digit (scikit-learn) still has a 2×2 map
+    after the second pool; on 32×32×3 CIFAR inputs the flattened feature has 8·8·16 = 1024 entries.
 
     Attributes:
       num_classes: number of output logits.

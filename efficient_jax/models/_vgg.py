@@ -1,4 +1,4 @@
-"""VGG-Small for CIFAR, the 6-conv baseline of low-bit quantization papers (LQ-Nets, LSQ, IR-Net)."""
+"""VGG-Small for CIFAR: the 6-conv baseline of low-bit quantization papers (LQ-Nets, LSQ)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ _kaiming_normal = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 class VGGSmall(nn.Module):
     """VGG-Small: (conv128 ×2, pool, conv256 ×2, pool, conv512 ×2, pool) with BN + ReLU, then FC.
 
-    Layer order as in the LQ-Nets / IR-Net reference code: ``conv → [pool] → BN → ReLU`` (the pool
-    of each stage comes right after its second convolution), 3×3 convolutions without bias and
-    padding 1, and one linear classifier on the flattened 4×4×512 map (for 32×32 inputs), about 4.66M
+    Layer order as in the LQ-Nets / IR-Net reference code: ``conv → [pool] → BN → ReLU`` (the
+    pool of each stage comes right after its second convolution), 3×3 convolutions without bias and
+    padding 1, and one linear classifier on the flattened 4×4×512 map (for 32×32 inputs); 4.66M
     parameters.
 
     Attributes:
@@ -29,9 +29,9 @@ class VGGSmall(nn.Module):
         (2, 10)
 
     References:
-      Zhang, Yang, Ye, Hua, "LQ-Nets: Learned Quantization for Highly Accurate and Compact Deep Neural
-      Networks", ECCV 2018, https://arxiv.org/abs/1807.10029; Esser et al., "Learned Step Size
-      Quantization", ICLR 2020, https://arxiv.org/abs/1902.08153.
+      Zhang, Yang, Ye, Hua, "LQ-Nets: Learned Quantization for Highly Accurate and Compact Deep
+      Neural Networks", ECCV 2018, https://arxiv.org/abs/1807.10029; Esser et al., "Learned Step
+      Size Quantization", ICLR 2020, https://arxiv.org/abs/1902.08153.
     """
 
     num_classes: int = 10

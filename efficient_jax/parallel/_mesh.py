@@ -1,7 +1,7 @@
 """Device meshes and batch placement that run unchanged on 1 CPU, 8 fake CPUs, a GPU or a TPU slice.
 
-The conventions: a 1-D ``("data",)`` mesh by default; batches are sharded along their leading axis over
-``data``; params are replicated unless a sharding rule says otherwise.
+The conventions: a 1-D ``("data",)`` mesh by default; batches are sharded along their leading axis
+over ``data``; params are replicated unless a sharding rule says otherwise.
 
 Example:
     >>> import numpy as np
@@ -30,11 +30,14 @@ def maybe_initialize_distributed() -> bool:
     """Calls ``jax.distributed.initialize()`` when the environment says this is a multi-host job.
 
     Recognised: ``JAX_COORDINATOR_ADDRESS`` (explicit), SLURM with more than one task
-    (``SLURM_NTASKS``), and Cloud TPU multi-worker VMs (``TPU_WORKER_HOSTNAMES`` with a comma).
+    (``SLURM_NTASKS``), Cloud TPU multi-worker VMs on GKE (``TPU_WORKER_HOSTNAMES`` with a comma),
+    and an explicit ``EFFICIENT_JAX_DISTRIBUTED=1`` (set by ``launch/tpu_vm.sh``: on GCE TPU VMs
+    the worker list is in the metadata server, not the environment, and JAX reads it itself).
     Returns whether it initialised. Safe to call twice.
     """
     multi = (
-        "JAX_COORDINATOR_ADDRESS" in os.environ
+        os.environ.get("EFFICIENT_JAX_DISTRIBUTED", "0") not in ("", "0")
+        or "JAX_COORDINATOR_ADDRESS" in os.environ
         or int(os.environ.get("SLURM_NTASKS", "1")) > 1
         or "," in os.environ.get("TPU_WORKER_HOSTNAMES", "")
     )

@@ -64,13 +64,13 @@ def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict]:
         train_data = data.get_dataset(config.dataset, "train", config.get("data_dir"), **kw)
         test_split = "test" if config.dataset == "cifar10" else "dev"
         test_data = data.get_dataset(config.dataset, test_split, config.get("data_dir"), **kw)
-    for name, limit in (("train", "train_limit"), ("test", "test_limit")):
-        n = config.get(limit)
-        if n:
-            split = train_data if name == "train" else test_data
-            for k in split:
-                split[k] = split[k][:n]
-    return train_data, test_data
+    # Limits take a fixed random subset: the files are ordered by class, so a prefix is one class.
+    limited = []
+    for split, field in ((train_data, "train_limit"), (test_data, "test_limit")):
+        n = config.get(field)
+        n_total = len(next(iter(split.values())))
+        limited.append(data.batch_at(split, 0, n, seed=config.seed) if n and n < n_total else split)
+    return limited[0], limited[1]
 
 
 def setup(config: ml_collections.ConfigDict) -> Setup:

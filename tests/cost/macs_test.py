@@ -148,3 +148,18 @@ def test_lhs_dilation_holes_are_not_counted():
     x, w = jnp.ones((1, 1, 5)), jnp.ones((1, 1, 3))
     conv = lambda x, w: jax.lax.conv_general_dilated(x, w, (1,), [(0, 0)], lhs_dilation=(2,))
     assert macs(conv, x, w).total == 11
+
+
+def test_cond_takes_dearest_branch_and_python_args_are_static():
+    def f(x, n):
+        y = jax.lax.cond(x.sum() > 0, lambda a: a @ a @ a, lambda a: a @ a, x)
+        return y if n > 0 else x  # `n` is a Python int: must not be traced
+
+    assert macs(f, jnp.ones((3, 3)), 1).total == 2 * 27
+
+
+def test_shard_map_counts_every_device():
+    mesh = jax.make_mesh((8,), ("i",), axis_types=(jax.sharding.AxisType.Explicit,))
+    f = jax.shard_map(lambda a: a @ a.T, mesh=mesh, in_specs=jax.P("i"), out_specs=jax.P("i"))
+    x = jax.ShapeDtypeStruct((16, 4), jnp.float32, sharding=jax.NamedSharding(mesh, jax.P("i")))
+    assert macs(f, x).total == 8 * (2 * 4 * 2)

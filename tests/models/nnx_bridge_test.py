@@ -15,7 +15,7 @@ def test_to_nnx_matches_linen_and_split_merge_roundtrip():
 
     # The NNX state holds exactly the Linen variables: Param <-> params, BatchStat <-> batch_stats.
     graphdef, params, stats, rest = nnx.split(nnx_model, nnx.Param, nnx.BatchStat, ...)
-    variables = {"params": params.to_pure_dict(), "batch_stats": stats.to_pure_dict()}
+    variables = {"params": nnx.to_pure_dict(params), "batch_stats": nnx.to_pure_dict(stats)}
     expected_shapes = jax.tree.map(jnp.shape, jax.eval_shape(model.init, jax.random.key(0), x))
     assert jax.tree.map(jnp.shape, variables) == expected_shapes
 
@@ -26,7 +26,7 @@ def test_to_nnx_matches_linen_and_split_merge_roundtrip():
     np.testing.assert_allclose(merged(x, train=False), linen_out, rtol=1e-6)
 
     # Training through the bridge updates the NNX BatchStat variables in place.
-    before = nnx.state(merged, nnx.BatchStat).to_pure_dict()
+    before = nnx.to_pure_dict(nnx.state(merged, nnx.BatchStat))
     merged(x, train=True, mutable=["batch_stats"])
-    after = nnx.state(merged, nnx.BatchStat).to_pure_dict()
+    after = nnx.to_pure_dict(nnx.state(merged, nnx.BatchStat))
     assert not np.allclose(before["bn1"]["mean"], after["bn1"]["mean"])

@@ -48,9 +48,7 @@ def _numpy_resnet(sd, x, n):
 
 def _state_dict(path):
     with np.load(path, allow_pickle=False) as f:
-        return {
-            k.removeprefix(_PREFIX): f[k].astype(np.float64) for k in f.files if _PREFIX in k
-        }
+        return {k.removeprefix(_PREFIX): f[k].astype(np.float64) for k in f.files if _PREFIX in k}
 
 
 # ---------------------------------------------------------------- real weights
@@ -66,21 +64,29 @@ def test_matches_numpy_reference(data_dir):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_pretrained_accuracy_on_jpeg_test_images(data_dir):
+def test_pretrained_accuracy_on_jpeg_test_set(data_dir, tmp_path):
+    """All 10,000 JPEG test images: 81.03% measured (README: about 81%; 91.78% on the PNG set).
+
+    Not the first 2,000 only: ``load_cifar10`` sorts by class, so those are airplanes and
+    automobiles (76.15% on them), not a representative sample.
+    """
     from efficient_jax.data import CIFAR10_MEAN, CIFAR10_STD, load_cifar10, normalize_images
 
     model, variables = models.load_pytorch_resnet(data_dir / _NPZ, depth=20)
-    ds = load_cifar10("test", data_dir, limit=2000)
+    ds = load_cifar10("test", data_dir, cache_dir=tmp_path)
+    assert len(ds["label"]) == 10_000
     images = normalize_images(ds["image"], CIFAR10_MEAN, CIFAR10_STD)
     predict = jax.jit(lambda v, x: jnp.argmax(model.apply(v, x, train=False), -1))
-    preds = np.concatenate([predict(variables, images[i : i + 500]) for i in range(0, 2000, 500)])
+    preds = np.concatenate(
+        [predict(variables, images[i : i + 1000]) for i in range(0, len(images), 1000)]
+    )
     accuracy = float(np.mean(preds == ds["label"]))
-    assert accuracy >= 0.80, accuracy
+    assert 0.80 <= accuracy <= 0.82, accuracy
 
 
 # ---------------------------------------------------------------- bad files
 def _tiny_npz(tmp_path, edit=None):
-    """A PyTorch-layout ResNet-8 (one block per stage) npz with random values, changed by ``edit``."""
+    """A PyTorch-layout ResNet-8 npz (one block per stage, random values), changed by ``edit``."""
     rng = np.random.default_rng(0)
     sd = {"conv1.weight": rng.normal(size=(16, 3, 3, 3))}
 
@@ -137,7 +143,9 @@ def test_unexpected_key(tmp_path):
 
 
 def test_wrong_shape(tmp_path):
-    path = _tiny_npz(tmp_path, lambda d: d.update({_PREFIX + "conv1.weight": np.zeros((16, 1, 3, 3))}))
+    path = _tiny_npz(
+        tmp_path, lambda d: d.update({_PREFIX + "conv1.weight": np.zeros((16, 1, 3, 3))})
+    )
     with pytest.raises(ValueError, match="Shape mismatch for 'conv1.weight'"):
         models.load_pytorch_resnet(path)
 
