@@ -3,7 +3,7 @@
 # GPU, data-parallel over the "data" mesh axis.
 #
 # Usage:
-#   launch/gpu_node.sh --config configs/<experiment>.py --workdir /path/to/<run> [--config.key=value ...]
+#   launch/gpu_node.sh --config=configs/<experiment>.py --workdir=/path/to/<run> [--config.key=value ...]
 #   CUDA_VISIBLE_DEVICES=0,1 launch/gpu_node.sh ...        # restrict to some GPUs
 #
 # Setup (once): pip install -U "jax[cuda12]" && pip install -e .

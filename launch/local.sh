@@ -2,7 +2,7 @@
 # Runs one experiment on this machine (CPU, or the local GPU/TPU if JAX sees one).
 #
 # Usage:
-#   launch/local.sh --config configs/<experiment>.py[:runlocal] --workdir /tmp/<run> [--config.key=value ...]
+#   launch/local.sh --config=configs/<experiment>.py[:runlocal] --workdir=/tmp/<run> [--config.key=value ...]
 #
 # Environment:
 #   PYTHON   interpreter to use (default: python; e.g. PYTHON=/work/venv/bin/python)

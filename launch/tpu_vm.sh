@@ -6,7 +6,7 @@
 #
 # Usage:
 #   TPU_NAME=my-tpu ZONE=us-central2-b PROJECT=my-project \
-#     launch/tpu_vm.sh [--setup] --config configs/<experiment>.py --workdir gs://bucket/<run> [--config.key=value ...]
+#     launch/tpu_vm.sh [--setup] --config=configs/<experiment>.py --workdir=gs://bucket/<run> [--config.key=value ...]
 #
 #   --setup   (first argument only) also install "jax[tpu]" and the package's dependencies on each
 #             worker; without it the synced checkout is only (re)installed with --no-deps.

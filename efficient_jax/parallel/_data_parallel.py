@@ -186,7 +186,7 @@ def shard_params(params: PyTree, mesh: Mesh, rules: Sequence[tuple[str, P | None
     Example:
         >>> import jax.numpy as jnp
         >>> from efficient_jax.parallel import make_mesh
-        >>> mesh = make_mesh((2, -1), ("data", "model"))
+        >>> mesh = make_mesh((1, -1), ("data", "model"))
         >>> params = {"dense": {"kernel": jnp.ones((4, 8)), "bias": jnp.zeros(8)}}
         >>> placed = shard_params(params, mesh, [(r"kernel$", jax.P(None, "model"))])
         >>> placed["dense"]["kernel"].sharding.spec, placed["dense"]["bias"].sharding.spec
