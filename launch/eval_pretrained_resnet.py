@@ -39,7 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="data folder (default: $EFFICIENT_JAX_DATA, else ../shared/data)",
     )
     p.add_argument("--npz", default=None, help=f"weights (default: <data_dir>/{DEFAULT_NPZ})")
-    p.add_argument("--limit", type=int, default=None, help="first N test images (sorted by class)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="first N test images in load_cifar10 order (grouped by class: biased)",
+    )
     p.add_argument("--batch_size", type=int, default=1000)
     p.add_argument("--out", default="results.json", help="flat JSON of the figures")
     return p.parse_args(argv)

@@ -56,7 +56,7 @@ def _flax_path(torch_name: str, ndim: int) -> tuple[str, ...]:
     if leaf == "bias":
         return ("params", *path, "bias")
     if leaf in ("running_mean", "running_var"):
-        return ("batch_stats", *path, leaf.removeprefix("running_")[:4])
+        return ("batch_stats", *path, leaf.removeprefix("running_"))
     return ("unknown", *path, leaf)
 
 

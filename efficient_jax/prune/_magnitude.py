@@ -41,8 +41,13 @@ def global_magnitude_masks(
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1); got {sparsity}.")
     selected = match_rules(params, rules, name="pruning rule")
+    is_none = lambda x: x is None  # noqa: E731
     leaves = [
-        jnp.abs(p).ravel() for p, s in zip(jax.tree.leaves(params), jax.tree.leaves(selected)) if s
+        jnp.abs(p).ravel()
+        for p, s in zip(
+            jax.tree.leaves(params), jax.tree.leaves(selected, is_leaf=is_none), strict=True
+        )
+        if s
     ]
     if not leaves:
         raise ValueError(f"No parameter matches the pruning rules {list(rules)}.")

@@ -19,6 +19,7 @@ def _tiny(config, **kw):
     config.log_every = 1
     config.checkpoint_every = 0
     config.eval_every = 0
+    config.warmup_steps = 0
     for k, v in kw.items():
         setattr(config, k, v)
     return config

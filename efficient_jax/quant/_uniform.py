@@ -1,0 +1,232 @@
+"""Uniform fake quantization with a clipped straight-through estimator, and DoReFa weights.
+
+:func:`uniform_quantize` is ``x̂ = s · Π_Ω(x / s)`` (Bai 2021, Eq. 2.4; symmetric, or asymmetric
+with a zero point, see :mod:`~efficient_jax.quant._grid`) with the scale calibrated from ``x``
+(min-max, percentile or MSE; per tensor, channel or group). The scale is derived from the data, so
+it gets no gradient; the input gets the clipped STE: ``∂x̂/∂x = 1`` inside the calibration range
+``[lo, hi]`` and 0 outside (Bai 2021 Fig. 2.3; qwix ``clip_gradient_to_calibration`` [ext]).
+
+:func:`dorefa_quantize` is DoReFa's weight quantizer (Zhou et al. 2016; Bai 2021, Eq. 2.5).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from efficient_jax.quant._calibration import Calibration, calibrate_range, parse_calibration
+from efficient_jax.quant._common import (
+    Layout,
+    check_bits,
+    check_broadcastable,
+    check_input,
+    compute_dtype,
+    make_layout,
+    nonzero_or_one,
+)
+from efficient_jax.quant._grid import decode, encode, grid_range, qrange, scale_from_range
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def _fake_quant(x, scale, zero_point, lo, hi, qmin, qmax):
+    return decode(encode(x, scale, zero_point, qmin, qmax), scale, zero_point)
+
+
+def _fake_quant_fwd(x, scale, zero_point, lo, hi, qmin, qmax):
+    return _fake_quant(x, scale, zero_point, lo, hi, qmin, qmax), (x, lo, hi)
+
+
+def _fake_quant_bwd(qmin, qmax, res, g):
+    del qmin, qmax
+    x, lo, hi = res
+    inside = (x >= lo) & (x <= hi)
+    return jnp.where(inside, g, jnp.zeros_like(g)), None, None, None, None
+
+
+_fake_quant.defvjp(_fake_quant_fwd, _fake_quant_bwd)
+
+
+def prepare_uniform(
+    x: Any,
+    bits: int,
+    *,
+    symmetric: bool,
+    granularity: str,
+    axis: Any,
+    group_size: int | None,
+    calibration: str | Calibration,
+    scale: Any = None,
+    zero_point: Any = None,
+    name: str,
+) -> tuple[jax.Array, Layout, jax.Array, jax.Array | None, jax.Array, jax.Array]:
+    """Validates and calibrates: ``(x view, layout, scale, zero_point, lo, hi)``, no gradients."""
+    bits = check_bits(bits, name=name)
+    x = check_input(x, name)
+    layout = make_layout(x.shape, granularity, axis, group_size)
+    cal = parse_calibration(calibration)
+    xv = layout.view(x.astype(compute_dtype(x.dtype)))
+    if scale is None:
+        if zero_point is not None:
+            raise ValueError(f"{name}: zero_point is only accepted together with scale.")
+        lo, hi = calibrate_range(jax.lax.stop_gradient(xv), layout, bits, symmetric, cal)
+        scale, zero_point = scale_from_range(lo, hi, bits, symmetric)
+    else:
+        scale = jnp.asarray(scale, xv.dtype)
+        check_broadcastable(scale, layout.scale_shape, f"{name}: scale")
+        scale = nonzero_or_one(jnp.broadcast_to(scale, layout.scale_shape))
+        if symmetric:
+            if zero_point is not None:
+                raise ValueError(f"{name}: symmetric quantization takes no zero_point.")
+            zero_point = jnp.full_like(scale, -0.5) if bits == 1 else None
+        else:
+            if zero_point is None:
+                raise ValueError(f"{name}: asymmetric quantization with a scale needs a zero_point.")
+            zero_point = jnp.asarray(zero_point, xv.dtype)
+            check_broadcastable(zero_point, layout.scale_shape, f"{name}: zero_point")
+            zero_point = jnp.broadcast_to(zero_point, layout.scale_shape)
+        scale, zero_point = jax.lax.stop_gradient((scale, zero_point))
+        lo, hi = grid_range(scale, zero_point, bits, symmetric)
+    return xv, layout, scale, zero_point, lo, hi
+
+
+def uniform_quantize(
+    x: jax.typing.ArrayLike,
+    bits: int,
+    *,
+    symmetric: bool = True,
+    granularity: str = "per_tensor",
+    axis: int | tuple[int, ...] = -1,
+    group_size: int | None = None,
+    calibration: str = "minmax",
+    scale: jax.typing.ArrayLike | None = None,
+    zero_point: jax.typing.ArrayLike | None = None,
+) -> jax.Array:
+    """Uniform fake quantization ``(clip(round(x/s + z), qmin, qmax) - z) · s`` with a clipped STE.
+
+    Args:
+      x: a floating array (any shape; bf16/f16 are quantized in float32 and cast back).
+      bits: 1..8. Symmetric codes are ``Ω(b) = {-2^(b-1), ..., 2^(b-1)-1}`` (1 bit: the mid-rise
+        grid ``{-s/2, s/2}``), asymmetric codes ``{0, ..., 2^b - 1}``.
+      symmetric: symmetric grid (no zero point) or asymmetric (min-max with a zero point).
+      granularity: ``"per_tensor"``, ``"per_channel"`` (one scale per index of ``axis``) or
+        ``"per_group"`` (``group_size`` consecutive elements along ``axis``).
+      axis: the channel axis (or axes) for per_channel, the grouped axis for per_group.
+      group_size: elements per group (per_group only; must divide ``x.shape[axis]``).
+      calibration: ``"minmax"``, ``"percentile[,P]"`` or ``"mse[,N]"``.
+      scale, zero_point: skip calibration and use these (shapes broadcastable to the scale shape
+        of the granularity; a zero scale is replaced by 1; asymmetric grids need both). The STE
+        range is then the whole grid ``[(qmin - z) s, (qmax - z) s]``.
+
+    Returns:
+      The fake-quantized array, with ``x``'s shape and dtype. Gradient: 1 where
+      ``lo <= x <= hi`` (the calibration range), else 0; the scale gets none.
+
+    Raises:
+      ValueError: bits outside 1..8, an unknown granularity or calibration, an integer dtype,
+        or (concrete inputs only; not checked under ``jit``) NaN/inf in ``x``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> uniform_quantize(jnp.array([-1.0, -0.3, 0.2, 1.0]), bits=2).tolist()
+        [-1.0, 0.0, 0.0, 1.0]
+
+    References:
+      Bai 2021, Eq. 2.4. Calibration methods and per-group scales [ext, general practice].
+    """
+    xv, layout, scale, zp, lo, hi = prepare_uniform(
+        x,
+        bits,
+        symmetric=symmetric,
+        granularity=granularity,
+        axis=axis,
+        group_size=group_size,
+        calibration=calibration,
+        scale=scale,
+        zero_point=zero_point,
+        name="uniform_quantize",
+    )
+    qmin, qmax = qrange(bits, symmetric)
+    out = _fake_quant(xv, scale, zp, lo, hi, qmin, qmax)
+    return layout.unview(out).astype(jnp.asarray(x).dtype)
+
+
+def calibrate(
+    x: jax.typing.ArrayLike,
+    bits: int,
+    *,
+    symmetric: bool = True,
+    granularity: str = "per_tensor",
+    axis: int | tuple[int, ...] = -1,
+    group_size: int | None = None,
+    calibration: str = "minmax",
+) -> tuple[jax.Array, jax.Array | None]:
+    """The ``(scale, zero_point)`` :func:`uniform_quantize` would use (same arguments).
+
+    Shapes are ``keepdims`` shapes of the grouped view (per_group splits ``axis`` into
+    ``(n // group_size, group_size)`` and the scale has size 1 on the second part).
+    ``zero_point`` is ``None`` for symmetric grids of 2+ bits.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> s, z = calibrate(jnp.array([[1.0, -2.0], [0.5, 4.0]]), 8, granularity="per_channel")
+        >>> s.shape, z
+        ((1, 2), None)
+    """
+    _, _, scale, zp, _, _ = prepare_uniform(
+        x,
+        bits,
+        symmetric=symmetric,
+        granularity=granularity,
+        axis=axis,
+        group_size=group_size,
+        calibration=calibration,
+        name="calibrate",
+    )
+    return scale, zp
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _dorefa(w, bits):
+    t = jnp.tanh(w)
+    m = nonzero_or_one(jnp.max(jnp.abs(t)))
+    n = 2**bits - 1
+    return 2 * (jnp.round((t / (2 * m) + 0.5) * n) / n) - 1
+
+
+def _dorefa_fwd(w, bits):
+    t = jnp.tanh(w)
+    return _dorefa(w, bits), (t, nonzero_or_one(jnp.max(jnp.abs(t))))
+
+
+def _dorefa_bwd(bits, res, g):
+    del bits
+    t, m = res
+    return (g * (1 - t * t) / m,)
+
+
+_dorefa.defvjp(_dorefa_fwd, _dorefa_bwd)
+
+
+def dorefa_quantize(w: jax.typing.ArrayLike, bits: int) -> jax.Array:
+    """DoReFa weights ``ŵ = 2 Q_b(w̄) − 1``, ``w̄ = tanh(w) / (2 max|tanh(w)|) + 1/2``.
+
+    ``Q_b(v) = round((2^b − 1) v) / (2^b − 1)`` on ``[0, 1]``; the output lies in ``[-1, 1]``.
+    Backward: STE through the rounding with ``max|tanh(w)|`` treated as a constant, i.e.
+    ``∂ŵ/∂w = (1 − tanh²(w)) / max|tanh(w)|`` [ext: the DoReFa code lets the gradient flow through
+    the max too; we treat the data-derived normaliser like every calibrated scale]. The DoReFa
+    paper's special 1-bit form (``sign(w) · mean|w|``) is :func:`bwn_quantize`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> dorefa_quantize(jnp.array([-2.0, 0.1, 2.0]), bits=2).tolist()
+        [-1.0, 0.3333333432674408, 1.0]
+
+    References:
+      Zhou et al. 2016, "DoReFa-Net", Eq. 9; Bai 2021, Eq. 2.5.
+    """
+    bits = check_bits(bits, name="dorefa_quantize")
+    w = check_input(w, "dorefa_quantize")
+    return _dorefa(w.astype(compute_dtype(w.dtype)), bits).astype(w.dtype)
