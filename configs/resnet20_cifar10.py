@@ -6,8 +6,8 @@ CPU smoke variant (a few hundred images, a few steps):
   python -m efficient_jax.main --config=configs/resnet20_cifar10.py:runlocal --workdir=/tmp/ej_r20s
 
 Expected: ≈ 91.3–91.8% on the original test set (He et al. 2016: 91.25%), a few points lower on the
-JPEG re-encoded test set. Runtime: ~1 h on one modern GPU. To start from the pretrained PyTorch weights
-instead (e.g. for quantization-aware fine-tuning), set
+JPEG re-encoded test set. Runtime: ~1 h on one modern GPU. To start from the pretrained PyTorch
+weights instead (e.g. for quantization-aware fine-tuning), set
 ``--config.init_from_pytorch=$EFFICIENT_JAX_DATA/weights/resnet20-12fca82f.npz``.
 """
 

@@ -1,4 +1,4 @@
-"""Tiny BERT trained from scratch on GLUE SST-2 (the full-precision model the QAT configs start from).
+"""Tiny BERT trained from scratch on GLUE SST-2 (the float model later QAT configs start from).
 
 Command:
   python -m efficient_jax.main --config=configs/tiny_bert_sst2.py --workdir=/tmp/ej_bert_sst2
@@ -27,8 +27,14 @@ def get_config(arg=None):
     config.augment = False
     config.model = "tiny_bert"
     config.model_kwargs = ml_collections.ConfigDict(
-        {"hidden_size": 128, "num_layers": 2, "num_heads": 2, "intermediate_size": 512,
-         "max_position": 64, "num_classes": 2}
+        {
+            "hidden_size": 128,
+            "num_layers": 2,
+            "num_heads": 2,
+            "intermediate_size": 512,
+            "max_position": 64,
+            "num_classes": 2,
+        }
     )
     config.init_from_pytorch = ""
     config.optimizer = "adamw"

@@ -1,9 +1,9 @@
 """Entry point: ``python -m efficient_jax.main --config=configs/x.py[:arg] --workdir=DIR``.
 
 This file is intentionally kept short: it parses flags, sets up multi-host JAX and dispatches to
-``efficient_jax.trainers.<config.trainer>.train_and_evaluate(config, workdir)``, where the logic lives
-(importable from notebooks). Overrides: ``--config.num_steps=100``; an unknown key fails with the
-list of valid keys.
+``efficient_jax.trainers.<config.trainer>.train_and_evaluate(config, workdir)``, where the logic
+lives (importable from notebooks). Overrides: ``--config.num_steps=100``; an unknown key fails with
+the list of valid keys.
 """
 
 import importlib
@@ -16,7 +16,9 @@ from ml_collections import config_flags
 
 from efficient_jax import core, parallel
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file.", lock_config=True
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and results.")
 flags.mark_flags_as_required(["config", "workdir"])
 

@@ -17,4 +17,9 @@ __all__ = [
     "config_keys",
     "load_config",
     "parse_arg",
-   "Registry", "map_with_path_str", "match_rules", "path_strings", "path_to_str"]
+    "Registry",
+    "map_with_path_str",
+    "match_rules",
+    "path_strings",
+    "path_to_str",
+]

@@ -1,7 +1,8 @@
 """Config files (``get_config(arg) -> ConfigDict``), their ``path:arg`` spec and override checks.
 
-A config is a Python file exposing ``get_config(arg=None)``; ``--config=configs/x.py:runlocal`` passes
-``"runlocal"`` as ``arg``. :func:`parse_arg` turns ``"a=1,b=x,flag"`` into typed fields with defaults.
+A config is a Python file exposing ``get_config(arg=None)``; ``--config=configs/x.py:runlocal``
+passes ``"runlocal"`` as ``arg``. :func:`parse_arg` turns ``"a=1,b=x,flag"`` into typed fields with
+defaults.
 
 Example:
     >>> parse_arg("runlocal,steps=10", runlocal=False, steps=100, name="a")

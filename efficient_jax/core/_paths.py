@@ -1,8 +1,9 @@
 """Pytree paths as strings, and regex rules on them (first match wins).
 
-One mechanism selects layers for quantization, sharing, pruning, freezing and sharding: a list of rules,
-each with a ``path_regex`` matched with :func:`re.search` against the ``/``-joined path of a leaf
-(``"params/Conv_0/kernel"``). The first rule that matches a leaf wins; leaves no rule matches get ``None``.
+One mechanism selects layers for quantization, sharing, pruning, freezing and sharding: a list of
+rules, each with a ``path_regex`` matched with :func:`re.search` against the ``/``-joined path of a
+leaf (``"params/Conv_0/kernel"``). The first rule that matches a leaf wins; leaves no rule matches
+get ``None``.
 
 Example:
     >>> import jax.numpy as jnp

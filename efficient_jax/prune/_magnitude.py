@@ -1,8 +1,8 @@
 """Global magnitude pruning: zero the smallest-|w| fraction of all matched weights at once.
 
 The magnitude criterion ``m = 1(|w| − λ > 0)`` (Bai 2021, §2.1) with one threshold ``λ`` shared by
-every matched leaf, chosen so that a fraction ``sparsity`` of the matched weights is zero. Storage of
-a pruned leaf: float32 values of the kept weights plus a 1-bit mask.
+every matched leaf, chosen so that a fraction ``sparsity`` of the matched weights is zero. Storage
+of a pruned leaf: float32 values of the kept weights plus a 1-bit mask.
 
 Example:
     >>> import jax.numpy as jnp
@@ -24,6 +24,7 @@ import numpy as np
 
 from efficient_jax import cost
 from efficient_jax.core import CompressionResult, match_rules, path_strings, register_compressor
+from efficient_jax.prune._finetune import masked_finetune
 from efficient_jax.train import model_inputs
 from efficient_jax.types import Params, PyTree
 
@@ -94,12 +95,22 @@ def effective_macs(report: cost.MacReport, params: Params) -> int:
     return int(round(sum(m * density.get(layer, 1.0) for layer, m in report.per_layer.items())))
 
 
-def magnitude_pruning_compressor(sparsity: float):
-    """A registered-compressor function pruning ``variables["params"]`` to ``sparsity``."""
+def magnitude_pruning_compressor(sparsity: float, finetune_steps: int = 0):
+    """A registered-compressor function pruning ``variables["params"]`` to ``sparsity``.
+
+    With ``finetune_steps > 0`` the pruned model is then fine-tuned on the calibration batch with
+    the masks fixed (:func:`masked_finetune`).
+    """
 
     def compress(variables, *, apply_fn=None, calib_batch=None) -> CompressionResult:
         masks = global_magnitude_masks(variables["params"], sparsity)
         params = apply_masks(variables["params"], masks)
+        if finetune_steps:
+            if apply_fn is None or calib_batch is None:
+                raise ValueError("Fine-tuning after pruning needs apply_fn and calib_batch.")
+            params = masked_finetune(
+                apply_fn, {**variables, "params": params}, masks, calib_batch, steps=finetune_steps
+            )
         macs = None
         if apply_fn is not None and calib_batch is not None:
             args, kwargs = model_inputs(calib_batch)
@@ -111,7 +122,7 @@ def magnitude_pruning_compressor(sparsity: float):
             {**variables, "params": params},
             sparse_bytes(variables["params"], masks) + others,
             macs=macs,
-            info={"sparsity": sparsity},
+            info={"sparsity": sparsity, "finetune_steps": finetune_steps},
         )
 
     return compress
@@ -119,3 +130,6 @@ def magnitude_pruning_compressor(sparsity: float):
 
 for _s in (0.5, 0.8):
     register_compressor(f"magnitude_prune_{int(_s * 100)}")(magnitude_pruning_compressor(_s))
+    register_compressor(f"magnitude_prune_{int(_s * 100)}_ft")(
+        magnitude_pruning_compressor(_s, finetune_steps=100)
+    )

@@ -1,9 +1,94 @@
-"""Quantization: post-training weight quantization (more methods arrive with the quantization core)."""
+"""Quantization: STE fake quantizers, the ``QArray`` storage type, rules and weight PTQ.
 
+- Fake quantizers (each a ``jax.custom_vjp`` with a straight-through backward, jittable, with
+  learnable values as plain array arguments): :func:`uniform_quantize` (symmetric/asymmetric;
+  min-max, percentile, MSE calibration; per tensor/channel/group), :func:`dorefa_quantize`,
+  :func:`pact_quantize`, :func:`uniform_clip_quantize`, :func:`lsq_quantize`,
+  :func:`lsq_plus_quantize`, :func:`twn_quantize`, :func:`ttq_quantize`, :func:`bwn_quantize`,
+  :func:`laq_quantize`, :func:`binary_act_quantize`, :func:`ternary_act_quantize`.
+- By name: :data:`QUANTIZERS`, :func:`get_quantizer`, :func:`apply_quantizer`,
+  :func:`init_quantizer_params`; selected per parameter path by :class:`QuantRule`.
+- Storage: :class:`QArray` with :func:`quantize` / :func:`dequantize` (exactly the fake-quant
+  values) and :func:`pack` / :func:`unpack` bit-packing.
+- Post-training weight quantization: :func:`quantize_weights` and the ``ptq_w8``/``ptq_w4``
+  compressors.
+"""
+
+from efficient_jax.quant._calibration import CALIBRATIONS, Calibration, parse_calibration
+from efficient_jax.quant._common import EPS, GRANULARITIES
+from efficient_jax.quant._laq import laq_quantize
+from efficient_jax.quant._learned import (
+    init_lsq_plus,
+    init_lsq_step,
+    init_pact_alpha,
+    init_uniform_clip,
+    lsq_plus_quantize,
+    lsq_quantize,
+    pact_quantize,
+    uniform_clip_quantize,
+)
+from efficient_jax.quant._packing import pack, packed_size, unpack
+from efficient_jax.quant._qarray import QArray, dequantize, quantize
+from efficient_jax.quant._registry import (
+    QUANTIZERS,
+    QuantizerSpec,
+    apply_quantizer,
+    get_quantizer,
+    init_quantizer_params,
+)
+from efficient_jax.quant._rules import QuantRule
+from efficient_jax.quant._ternary_binary import (
+    binary_act_quantize,
+    bwn_quantize,
+    init_ttq,
+    ternary_act_quantize,
+    ttq_quantize,
+    twn_quantize,
+)
+from efficient_jax.quant._uniform import calibrate, dorefa_quantize, uniform_quantize
 from efficient_jax.quant._weight_ptq import (
     fake_quantize_per_channel,
     ptq_weights_compressor,
     quantize_weights,
 )
 
-__all__ = ["fake_quantize_per_channel", "ptq_weights_compressor", "quantize_weights"]
+__all__ = [
+    "CALIBRATIONS",
+    "Calibration",
+    "EPS",
+    "GRANULARITIES",
+    "QArray",
+    "QUANTIZERS",
+    "QuantRule",
+    "QuantizerSpec",
+    "apply_quantizer",
+    "binary_act_quantize",
+    "bwn_quantize",
+    "calibrate",
+    "dequantize",
+    "dorefa_quantize",
+    "fake_quantize_per_channel",
+    "get_quantizer",
+    "init_lsq_plus",
+    "init_lsq_step",
+    "init_pact_alpha",
+    "init_quantizer_params",
+    "init_ttq",
+    "init_uniform_clip",
+    "laq_quantize",
+    "lsq_plus_quantize",
+    "lsq_quantize",
+    "pack",
+    "packed_size",
+    "pact_quantize",
+    "parse_calibration",
+    "ptq_weights_compressor",
+    "quantize",
+    "quantize_weights",
+    "ternary_act_quantize",
+    "ttq_quantize",
+    "twn_quantize",
+    "unpack",
+    "uniform_clip_quantize",
+    "uniform_quantize",
+]

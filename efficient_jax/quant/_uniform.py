@@ -83,7 +83,9 @@ def prepare_uniform(
             zero_point = jnp.full_like(scale, -0.5) if bits == 1 else None
         else:
             if zero_point is None:
-                raise ValueError(f"{name}: asymmetric quantization with a scale needs a zero_point.")
+                raise ValueError(
+                    f"{name}: asymmetric quantization with a scale needs a zero_point."
+                )
             zero_point = jnp.asarray(zero_point, xv.dtype)
             check_broadcastable(zero_point, layout.scale_shape, f"{name}: zero_point")
             zero_point = jnp.broadcast_to(zero_point, layout.scale_shape)

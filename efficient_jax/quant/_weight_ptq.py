@@ -3,50 +3,43 @@
 The simplest PTQ baseline: each matched kernel ``w`` gets ``s_c = max|w[..., c]| / (2^{b-1} - 1)``
 per output channel ``c`` and is replaced by ``s_c · clip(round(w / s_c), -2^{b-1}, 2^{b-1} - 1)``
 (Bai 2021, Eq. 2.4 with a max calibration). Storage: ``b`` bits per code plus one float32 scale per
-channel; leaves no rule matches stay float32.
+channel (the packed :class:`~efficient_jax.quant.QArray`); leaves no rule matches stay float32.
 
 Example:
     >>> import jax.numpy as jnp
     >>> params = {"Dense_0": {"kernel": jnp.array([[0.5, -1.0], [0.25, 1.0]]), "bias": jnp.zeros(2)}}
     >>> q, nbytes = quantize_weights(params, bits=2)
     >>> q["Dense_0"]["kernel"].tolist(), nbytes
-    ([[0.5, -1.0], [0.0, 1.0]], 17)
+    ([[0.5, -1.0], [0.0, 1.0]], 18)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from efficient_jax import cost
 from efficient_jax.core import CompressionResult, match_rules, register_compressor
+from efficient_jax.quant._common import check_bits
+from efficient_jax.quant._qarray import dequantize, quantize
+from efficient_jax.quant._uniform import uniform_quantize
 from efficient_jax.types import Params
 
 DEFAULT_RULES: tuple[tuple[str, bool], ...] = ((r"(kernel|embedding)$", True),)
-
-
-def _check_bits(bits: int) -> None:
-    if not isinstance(bits, int) or not 1 <= bits <= 8:
-        raise ValueError(f"bits must be an integer in 1..8; got {bits!r}.")
+_PTQ_CONFIG = dict(symmetric=True, granularity="per_channel", axis=-1, calibration="minmax")
 
 
 def fake_quantize_per_channel(w: jax.Array, bits: int) -> jax.Array:
-    """Symmetric round-to-nearest quantization with one scale per last-axis channel.
+    """Symmetric round-to-nearest quantization with one min-max scale per last-axis channel.
 
-    All-zero channels keep a unit scale (no division by zero, no NaN).
+    The same values as ``dequantize(quantize(w, bits, granularity="per_channel"))``. All-zero
+    channels keep a unit scale (no division by zero, no NaN). One bit is the mid-rise grid
+    ``±max|w|`` (see :func:`~efficient_jax.quant.uniform_quantize`).
     """
-    _check_bits(bits)
-    qmax = 2 ** (bits - 1) - 1 if bits > 1 else 1
-    qmin = -(2 ** (bits - 1)) if bits > 1 else -1
-    reduce_axes = tuple(range(w.ndim - 1))
-    amax = jnp.max(jnp.abs(w), axis=reduce_axes, keepdims=True)
-    scale = jnp.where(amax > 0, amax / qmax, 1.0)
-    return scale * jnp.clip(jnp.round(w / scale), qmin, qmax)
+    return uniform_quantize(w, bits, **_PTQ_CONFIG)
 
 
 def quantize_weights(
@@ -54,10 +47,14 @@ def quantize_weights(
 ) -> tuple[Params, int]:
     """Quantizes every leaf matched by ``rules`` to ``bits``; returns ``(params, model_bytes)``.
 
+    Matched leaves are replaced by their reconstruction ``dequantize(quantize(leaf))`` and counted
+    as their packed :class:`~efficient_jax.quant.QArray` bytes (codes plus float32 scales);
+    other leaves keep their dtype and count their own bytes.
+
     Raises:
       ValueError: if ``bits`` is outside 1..8 or a weight contains NaN/inf.
     """
-    _check_bits(bits)
+    check_bits(bits)
     selected = match_rules(params, rules, name="quantization rule")
     total = 0
 
@@ -66,10 +63,9 @@ def quantize_weights(
         if not sel:
             total += int(np.asarray(leaf).nbytes)
             return leaf
-        if not bool(jnp.all(jnp.isfinite(leaf))):
-            raise ValueError("Cannot quantize weights containing NaN or inf.")
-        total += math.ceil(leaf.size * bits / 8) + 4 * leaf.shape[-1]
-        return fake_quantize_per_channel(leaf, bits)
+        qa = quantize(leaf, bits, **_PTQ_CONFIG)
+        total += qa.nbytes
+        return dequantize(qa)
 
     out = jax.tree.map(q, params, selected)
     return out, total
@@ -77,7 +73,7 @@ def quantize_weights(
 
 def ptq_weights_compressor(bits: int):
     """A registered-compressor function quantizing the weights of ``variables["params"]``."""
-    _check_bits(bits)
+    check_bits(bits)
 
     def compress(variables, *, apply_fn=None, calib_batch=None) -> CompressionResult:
         del apply_fn, calib_batch

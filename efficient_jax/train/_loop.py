@@ -1,8 +1,8 @@
 """The training loop: jit'd steps, metrics, progress, checkpoints, preemption and NaN guards.
 
 ``fit`` runs ``train_step`` from the state's step to ``num_steps``. It checkpoints every
-``checkpoint_every`` steps and at the end, saves and exits on SIGTERM (TPU/GPU preemption), and stops
-with :class:`NonFiniteLossError` on a NaN/inf loss without overwriting the last good checkpoint.
+``checkpoint_every`` steps and at the end, saves and exits on SIGTERM (TPU/GPU preemption), and
+stops with :class:`NonFiniteLossError` on a NaN/inf loss, keeping the last good checkpoint.
 Resuming is the caller's one line: ``state, _ = checkpointer.maybe_restore(state)``.
 
 Example:
@@ -86,7 +86,8 @@ def fit(
       state: the (possibly restored) train state; its ``"step"`` says where to start.
       batch_fn: ``step -> batch`` placed on devices; deterministic in ``step`` so resumes are exact.
       num_steps: total steps of the run.
-      writer: metrics sink (``metrics.jsonl``); averages of the last ``log_every`` steps are written.
+      writer: metrics sink (``metrics.jsonl``); averages of the last ``log_every`` steps are
+        written.
       checkpointer: saves every ``checkpoint_every`` steps, on SIGTERM and at the end.
       log_every: logging (and NaN-check) interval in steps.
       checkpoint_every: checkpoint interval (default: only at the end and on SIGTERM).

@@ -1,7 +1,8 @@
 """Train state as a plain dict pytree, and jit-able train/eval step factories for classifiers.
 
 The state is ``{"params", "batch_stats", "opt", "step"}`` (``batch_stats`` is ``{}`` for models
-without BatchNorm). Randomness (dropout) is ``fold_in(key(seed), step)``, so a run is a deterministic
+without BatchNorm). Randomness (dropout) is ``fold_in(key(seed), step)``, so a run is a
+deterministic
 function of its seed and resumes bit-exactly.
 
 Example:
@@ -82,7 +83,12 @@ def create_train_state(
     params = variables["params"] if params is None else params
     if batch_stats is None:
         batch_stats = variables.get("batch_stats", {})
-    return {"params": params, "batch_stats": batch_stats, "opt": tx.init(params), "step": jnp.zeros((), jnp.int32)}
+    return {
+        "params": params,
+        "batch_stats": batch_stats,
+        "opt": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+    }
 
 
 def _check_same_shapes(name: str, expected: PyTree, given: PyTree) -> None:

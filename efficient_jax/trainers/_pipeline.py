@@ -47,7 +47,10 @@ def make_preprocess(config: ml_collections.ConfigDict) -> Callable[[Batch, Any],
         images = batch["image"]
         if augment and key is not None:
             images = data.augment_cifar(key, images)
-        return {**batch, "image": data.normalize_images(images, data.CIFAR10_MEAN, data.CIFAR10_STD)}
+        return {
+            **batch,
+            "image": data.normalize_images(images, data.CIFAR10_MEAN, data.CIFAR10_STD),
+        }
 
     return preprocess
 

@@ -16,9 +16,7 @@ from efficient_jax.trainers import _pipeline
 log = logging.getLogger("efficient_jax")
 
 
-def train_model(
-    s: _pipeline.Setup, workdir: str, writer: train.MetricWriter
-) -> train.TrainState:
+def train_model(s: _pipeline.Setup, workdir: str, writer: train.MetricWriter) -> train.TrainState:
     """Trains ``s.model`` for ``config.num_steps`` steps, resuming from ``workdir/checkpoints``."""
     config = s.config
     state = _pipeline.init_state(s)

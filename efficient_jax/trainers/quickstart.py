@@ -16,7 +16,7 @@ import ml_collections
 # Importing the method packages registers their compressors.
 import efficient_jax.prune  # noqa: F401
 import efficient_jax.quant  # noqa: F401
-from efficient_jax import core, cost, train
+from efficient_jax import core, cost, data, train
 from efficient_jax.trainers import _pipeline
 from efficient_jax.trainers._plots import plot_accuracy_vs_size
 from efficient_jax.trainers.classification import train_model
@@ -49,14 +49,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     """Trains the float model, compresses it with each method; returns the table rows."""
     start = time.perf_counter()
     names = _compressor_names(config)
+    if config.calib_size <= 0:
+        raise ValueError(f"config.calib_size must be positive; got {config.calib_size}.")
     writer = train.MetricWriter(workdir)
     writer.write_config(config)
     s = _pipeline.setup(config)
     state = train_model(s, workdir, writer)
     variables = jax.device_get(train.state_variables(state))
     evaluate = _pipeline.make_evaluator(s)
-    sample = s.preprocess(jax.tree.map(jnp.asarray, s.sample_batch), None)
-    dense_macs = cost.macs(s.model.apply, variables, sample["image"][:1], train=False).total
+    calib_host = data.batch_at(s.train_data, 0, config.calib_size, seed=config.seed)
+    calib = s.preprocess(jax.tree.map(jnp.asarray, calib_host), None)
+    args, kwargs = train.model_inputs(jax.tree.map(lambda x: x[:1], calib))
+    dense_macs = cost.macs(s.model.apply, variables, *args, train=False, **kwargs).total
     float_bytes = cost.model_bytes_from_tree(variables)
 
     rows = [
@@ -69,9 +73,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
         }
     ]
     for name in names:
-        result = core.COMPRESSORS.get(name)(
-            variables, apply_fn=s.model.apply, calib_batch=sample
-        )
+        result = core.COMPRESSORS.get(name)(variables, apply_fn=s.model.apply, calib_batch=calib)
         rows.append(
             {
                 "method": name,

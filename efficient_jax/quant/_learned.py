@@ -1,0 +1,353 @@
+"""Quantizers with learnable parameters: PACT, the learnable-clip uniform quantizer, LSQ and LSQ+.
+
+The learnable values (PACT's ``alpha``, LSQ's ``step``, LSQ+'s ``offset``, the clip pair) are plain
+array arguments, so they are ordinary pytree leaves of the model's params and an optax optimizer
+trains them. Each has an ``init_*`` function computing its initial value from data. Steps and
+clip values are kept positive by :func:`~efficient_jax.quant._common.positive`
+(``max(|s|, 1e-8)``; gradient unchanged above 1e-8).
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> x = jnp.array([-1.0, -0.2, 0.3, 0.9])
+    >>> step = init_lsq_step(x, bits=2)  # 2 mean|x| / sqrt(Qp) = 1.2
+    >>> lsq_quantize(x, step, bits=2).tolist()
+    [-1.2000000476837158, 0.0, 0.0, 1.2000000476837158]
+    >>> jax.grad(lambda s: lsq_quantize(x, s, bits=2).sum())(step)  # LSQ's step gradient
+    Array(0.675, dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from efficient_jax.quant._common import (
+    check_bits,
+    check_broadcastable,
+    check_input,
+    compute_dtype,
+    make_layout,
+    nonzero_or_one,
+    positive,
+    sum_to_shape,
+)
+from efficient_jax.quant._grid import decode, encode
+
+# ---------------------------------------------------------------------------------------------
+# PACT
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _pact(x, alpha, levels):
+    s = alpha / levels
+    return decode(encode(jnp.clip(x, 0, alpha), s, None, 0, levels), s, None)
+
+
+def _pact_fwd(x, alpha, levels):
+    return _pact(x, alpha, levels), (x, alpha)
+
+
+def _pact_bwd(levels, res, g):
+    del levels
+    x, alpha = res
+    zero = jnp.zeros_like(g)
+    gx = jnp.where((x >= 0) & (x < alpha), g, zero)
+    galpha = sum_to_shape(jnp.where(x >= alpha, g, zero), alpha.shape)
+    return gx, galpha
+
+
+_pact.defvjp(_pact_fwd, _pact_bwd)
+
+
+def pact_quantize(x: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike, bits: int) -> jax.Array:
+    """PACT activations: ``y = clip(x, 0, α)`` quantized with step ``s = α / (2^b − 1)``.
+
+    Backward (the PACT paper's STE): ``∂ŷ/∂x = 1`` for ``0 <= x < α`` else 0;
+    ``∂ŷ/∂α = 1`` for ``x >= α`` else 0 (summed over the elements sharing ``α``). ``α`` is used as
+    ``max(|α|, 1e-8)``; add the paper's L2 penalty on ``α`` to the loss (or weight decay).
+
+    Args:
+      x: activations (usually after a ReLU).
+      alpha: the learnable clip value, a scalar or a per-channel keepdims array.
+      bits: 1..8.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> pact_quantize(jnp.array([-1.0, 0.4, 0.6, 3.0]), 2.0, bits=2).tolist()
+        [0.0, 0.6666666865348389, 0.6666666865348389, 2.0]
+
+    References:
+      Choi et al. 2018, "PACT", Eqs. 1-3 [ext]; Bai 2021 §2.1.2 (learnable clip range).
+    """
+    bits = check_bits(bits, name="pact_quantize")
+    x = check_input(x, "pact_quantize")
+    cdt = compute_dtype(x.dtype)
+    alpha = jnp.asarray(alpha)
+    check_broadcastable(alpha, x.shape, "pact_quantize: alpha")
+    out = _pact(x.astype(cdt), positive(alpha.astype(cdt)), 2**bits - 1)
+    return out.astype(x.dtype)
+
+
+def init_pact_alpha(x: jax.typing.ArrayLike) -> jax.Array:
+    """``α = max(x)`` of a calibration sample (nothing clipped at init; 1 if ``max(x) <= 0``).
+
+    The PACT paper starts from a constant (α = 10); a data-driven start avoids a scale mismatch.
+    """
+    x = jnp.asarray(x)
+    return nonzero_or_one(jnp.max(x).astype(jnp.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# Learnable-clip symmetric uniform quantizer (BinaryBERT's 8-bit activations) [ext]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _uniform_clip(x, lo, hi, n):
+    xc = jnp.maximum(jnp.minimum(x, hi), lo)
+    s = n / nonzero_or_one(jnp.max(jnp.abs(xc)))
+    return jnp.round(xc * s) / s
+
+
+def _uniform_clip_fwd(x, lo, hi, n):
+    return _uniform_clip(x, lo, hi, n), (x, lo, hi)
+
+
+def _uniform_clip_bwd(n, res, g):
+    del n
+    x, lo, hi = res
+    zero = jnp.zeros_like(g)
+    gx = jnp.where((x < hi) & (x > lo), g, zero)
+    glo = sum_to_shape(jnp.where(x <= lo, g, zero), lo.shape)
+    ghi = sum_to_shape(jnp.where(x >= hi, g, zero), hi.shape)
+    return gx, glo, ghi
+
+
+_uniform_clip.defvjp(_uniform_clip_fwd, _uniform_clip_bwd)
+
+
+def uniform_clip_quantize(
+    x: jax.typing.ArrayLike,
+    clip_lo: jax.typing.ArrayLike,
+    clip_hi: jax.typing.ArrayLike,
+    bits: int,
+) -> jax.Array:
+    """Clip to ``[clip_lo, clip_hi]``, then symmetric uniform with a dynamic per-tensor scale.
+
+    Forward: ``x_c = clip(x, lo, hi)``, ``s = (2^(b−1) − 1) / max|x_c|``, ``x̂ = round(x_c·s) / s``.
+    Backward (PACT-style): ``∂x̂/∂x = 1`` for ``lo < x < hi``; ``∂/∂hi = Σ g·1(x >= hi)``;
+    ``∂/∂lo = Σ g·1(x <= lo)``. This is BinaryBERT's 8-bit activation quantizer.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> uniform_clip_quantize(jnp.array([-3.0, 0.3, 1.0]), -2.0, 2.0, bits=2).tolist()
+        [-2.0, 0.0, 2.0]
+
+    References:
+      [ext] BinaryBERT code ``utils_quant.SymQuantizer`` (huawei-noah/Pretrained-Language-Model);
+      Bai 2021 §5.2 (A8 "uniform" activations).
+    """
+    bits = check_bits(bits, range(2, 9), name="uniform_clip_quantize")
+    x = check_input(x, "uniform_clip_quantize")
+    cdt = compute_dtype(x.dtype)
+    lo, hi = jnp.asarray(clip_lo, cdt), jnp.asarray(clip_hi, cdt)
+    check_broadcastable(lo, x.shape, "uniform_clip_quantize: clip_lo")
+    check_broadcastable(hi, x.shape, "uniform_clip_quantize: clip_hi")
+    return _uniform_clip(x.astype(cdt), lo, hi, 2 ** (bits - 1) - 1).astype(x.dtype)
+
+
+def init_uniform_clip(x: jax.typing.ArrayLike) -> dict[str, jax.Array]:
+    """``{"clip_lo": min(x), "clip_hi": max(x)}`` (BinaryBERT starts from the constant ±2.5 [ext])."""
+    x = jnp.asarray(x).astype(jnp.float32)
+    return {"clip_lo": jnp.min(x), "clip_hi": jnp.max(x)}
+
+
+# ---------------------------------------------------------------------------------------------
+# LSQ and LSQ+
+
+
+def lsq_qrange(bits: int, symmetric: bool) -> tuple[int, int]:
+    """LSQ's ``(Q_n, Q_p)``: ``(-2^(b-1), 2^(b-1)-1)`` symmetric, ``(0, 2^b - 1)`` otherwise."""
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _lsq(x, step, qn, qp, grad_scale):
+    return decode(encode(x, step, None, qn, qp), step, None)
+
+
+def _lsq_fwd(x, step, qn, qp, grad_scale):
+    return _lsq(x, step, qn, qp, grad_scale), (x, step)
+
+
+def _lsq_bwd(qn, qp, grad_scale, res, g):
+    x, step = res
+    v = x / step
+    small, big = v < qn, v > qp
+    middle = ~(small | big)
+    gx = jnp.where(middle, g, jnp.zeros_like(g))
+    dstep = jnp.where(small, qn, jnp.where(big, qp, jnp.round(v) - v))
+    return gx, sum_to_shape(dstep * g * grad_scale, step.shape)
+
+
+_lsq.defvjp(_lsq_fwd, _lsq_bwd)
+
+
+def _lsq_args(x, step, bits, name):
+    bits = check_bits(bits, range(2, 9), name=name)
+    x = check_input(x, name)
+    step = jnp.asarray(step)
+    check_broadcastable(step, x.shape, f"{name}: step")
+    return bits, x, step, compute_dtype(x.dtype)
+
+
+def _grad_scale(x_size: int, step_size: int, qp: int) -> float:
+    """LSQ's ``g = 1 / sqrt(N · Q_p)``, ``N`` = elements per step (numel(v) per tensor)."""
+    return 1.0 / math.sqrt(x_size // step_size * qp)
+
+
+def lsq_quantize(
+    x: jax.typing.ArrayLike, step: jax.typing.ArrayLike, bits: int, *, symmetric: bool = True
+) -> jax.Array:
+    """Learned step size quantization ``v̂ = s · clip(round(v / s), Q_n, Q_p)``.
+
+    Backward (BinaryBERT ``SymLsqQuantizer``, Esser et al. 2020): ``∂v̂/∂v = 1(Q_n <= v/s <= Q_p)``;
+    ``∂v̂/∂s = round(v/s) − v/s`` inside the range, ``Q_n`` below, ``Q_p`` above, multiplied by
+    ``g = 1 / sqrt(N · Q_p)`` (``N`` = elements sharing the step) and summed.
+
+    ``symmetric=False`` is BinaryBERT's ``AsymLsqQuantizer`` [ext]: ``v − min(v)`` (min treated as
+    a constant, per step group) is quantized with ``Q_n = 0, Q_p = 2^b − 1`` and ``min(v)`` added
+    back. The step is used as ``max(|s|, 1e-8)``.
+
+    Args:
+      x: the tensor to quantize (weights or activations).
+      step: the learnable step ``s``, a scalar (per tensor, as in the theses) or a per-channel
+        keepdims array; initialise with :func:`init_lsq_step`.
+      bits: 2..8 (symmetric 1-bit LSQ has ``Q_p = 0``).
+      symmetric: see above.
+
+    References:
+      Esser et al. 2020, "Learned Step Size Quantization" [ext]; Bai 2021 §2.1.2, §4.2, §5.2;
+      BinaryBERT ``utils_quant.py`` [ext].
+    """
+    bits, x, step, cdt = _lsq_args(x, step, bits, "lsq_quantize")
+    qn, qp = lsq_qrange(bits, symmetric)
+    s = positive(step.astype(cdt))
+    xc = x.astype(cdt)
+    gs = _grad_scale(x.size, step.size, qp)
+    if symmetric:
+        return _lsq(xc, s, qn, qp, gs).astype(x.dtype)
+    axes = tuple(range(x.ndim - step.ndim)) + tuple(
+        i + x.ndim - step.ndim for i, d in enumerate(step.shape) if d == 1
+    )
+    m = jax.lax.stop_gradient(jnp.min(xc, axis=axes, keepdims=True))
+    return (_lsq(xc - m, s, qn, qp, gs) + m).astype(x.dtype)
+
+
+def _step_layout(x, granularity, axis):
+    layout = make_layout(x.shape, granularity, axis)
+    if granularity == "per_group":
+        raise ValueError("LSQ steps are per_tensor or per_channel; per_group is not supported.")
+    return layout
+
+
+def init_lsq_step(
+    x: jax.typing.ArrayLike,
+    bits: int,
+    *,
+    symmetric: bool = True,
+    granularity: str = "per_tensor",
+    axis: int | tuple[int, ...] = -1,
+) -> jax.Array:
+    """LSQ's initial step ``2·mean|v| / sqrt(Q_p)`` (asymmetric: ``4·mean|v| / sqrt(Q_p)``).
+
+    Per tensor it is a scalar; per channel a keepdims array. A zero mean (all-zero ``x``) gives
+    ``s = 1`` instead of a zero step.
+    """
+    bits = check_bits(bits, range(2, 9), name="init_lsq_step")
+    x = jnp.asarray(x).astype(jnp.float32)
+    layout = _step_layout(x, granularity, axis)
+    _, qp = lsq_qrange(bits, symmetric)
+    mean_abs = jnp.mean(jnp.abs(x), axis=layout.reduce_axes, keepdims=granularity != "per_tensor")
+    return nonzero_or_one((2.0 if symmetric else 4.0) * mean_abs / math.sqrt(qp))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _lsq_plus(x, step, offset, qn, qp, grad_scale):
+    return decode(encode(x - offset, step, None, qn, qp), step, None) + offset
+
+
+def _lsq_plus_fwd(x, step, offset, qn, qp, grad_scale):
+    return _lsq_plus(x, step, offset, qn, qp, grad_scale), (x, step, offset)
+
+
+def _lsq_plus_bwd(qn, qp, grad_scale, res, g):
+    x, step, offset = res
+    v = (x - offset) / step
+    small, big = v < qn, v > qp
+    middle = ~(small | big)
+    zero = jnp.zeros_like(g)
+    gx = jnp.where(middle, g, zero)
+    dstep = jnp.where(small, qn, jnp.where(big, qp, jnp.round(v) - v))
+    doffset = jnp.where(middle, zero, g)
+    return (
+        gx,
+        sum_to_shape(dstep * g * grad_scale, step.shape),
+        sum_to_shape(doffset * grad_scale, offset.shape),
+    )
+
+
+_lsq_plus.defvjp(_lsq_plus_fwd, _lsq_plus_bwd)
+
+
+def lsq_plus_quantize(
+    x: jax.typing.ArrayLike,
+    step: jax.typing.ArrayLike,
+    offset: jax.typing.ArrayLike,
+    bits: int,
+) -> jax.Array:
+    """LSQ+ ``x̂ = s · clip(round((x − β) / s), 0, 2^b − 1) + β`` with a learnable offset ``β``.
+
+    Backward: ``∂x̂/∂x = 1`` inside the range; ``∂x̂/∂s`` as LSQ on ``(x − β)/s``; ``∂x̂/∂β = 1``
+    outside the range, 0 inside. Both ``s`` and ``β`` gradients are scaled by
+    ``g = 1 / sqrt(N · Q_p)`` [ext, as in public LSQ+ implementations]. The step is used as
+    ``max(|s|, 1e-8)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> lsq_plus_quantize(jnp.array([-0.2, 0.4, 2.0]), 0.5, -0.25, bits=2).tolist()
+        [-0.25, 0.25, 1.25]
+
+    References:
+      Bhalgat et al. 2020, "LSQ+: Improving low-bit quantization through learnable offsets and
+      better initialization" [ext]; Bai 2021 §2.1.2.
+    """
+    bits, x, step, cdt = _lsq_args(x, step, bits, "lsq_plus_quantize")
+    offset = jnp.asarray(offset)
+    check_broadcastable(offset, x.shape, "lsq_plus_quantize: offset")
+    qn, qp = lsq_qrange(bits, symmetric=False)
+    gs = _grad_scale(x.size, max(step.size, offset.size), qp)
+    out = _lsq_plus(x.astype(cdt), positive(step.astype(cdt)), offset.astype(cdt), qn, qp, gs)
+    return out.astype(x.dtype)
+
+
+def init_lsq_plus(
+    x: jax.typing.ArrayLike,
+    bits: int,
+    *,
+    granularity: str = "per_tensor",
+    axis: int | tuple[int, ...] = -1,
+) -> dict[str, jax.Array]:
+    """Min-max start: ``s = (max − min) / (2^b − 1)``, ``β = min`` (LSQ+'s min-max init [ext]).
+
+    A constant ``x`` gets ``s = 1``.
+    """
+    bits = check_bits(bits, range(2, 9), name="init_lsq_plus")
+    x = jnp.asarray(x).astype(jnp.float32)
+    layout = _step_layout(x, granularity, axis)
+    keep = granularity != "per_tensor"
+    lo = jnp.min(x, axis=layout.reduce_axes, keepdims=keep)
+    hi = jnp.max(x, axis=layout.reduce_axes, keepdims=keep)
+    return {"step": nonzero_or_one((hi - lo) / (2**bits - 1)), "offset": lo}
