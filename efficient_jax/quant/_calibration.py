@@ -2,13 +2,14 @@
 
 A calibration method is a short string, parsed in one place (as qwix does):
 
-- ``"minmax"``: ``[min(x), max(x)]`` (symmetric: ``max|x|``). Sensitive to outliers (Bai 2021 §2.1.2).
+- ``"minmax"``: ``[min(x), max(x)]`` (symmetric: ``max|x|``); sensitive to outliers (Bai 2021
+  §2.1.2).
 - ``"percentile"`` or ``"percentile,P"`` (default ``P = 99.9``): the ``P``-th percentile of ``|x|``
   (symmetric) or the ``(100 - P)``-th and ``P``-th percentiles of ``x`` (asymmetric).
-- ``"mse"`` or ``"mse,N"`` (default ``N = 100``): clip ratios ``r = k / N``, ``k = 1..N``, applied to
-  the min-max range; picks, per scale, the ``r`` minimising ``‖x − Q_r(x)‖²`` [ext, general
-  knowledge]. ``r = 1`` is a candidate, so the MSE range is never worse than min-max on the
-  calibration data.
+- ``"mse"`` or ``"mse,N"`` (default ``N = 100``): clip ratios ``r = k / N``, ``k = 1..N``,
+  applied to the min-max range; picks, per scale, the ``r`` minimising ``‖x − Q_r(x)‖²``
+  [ext, general knowledge]. ``r = 1`` is a candidate, so the MSE range is never worse than
+  min-max on the calibration data.
 
 Example:
     >>> parse_calibration("percentile,99.99")
@@ -21,6 +22,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from efficient_jax.quant._common import Layout
 from efficient_jax.quant._grid import decode, encode, qrange, scale_from_range
@@ -40,7 +42,7 @@ class Calibration:
 
 
 def parse_calibration(spec: str | Calibration) -> Calibration:
-    """Parses ``"minmax"``, ``"percentile[,P]"`` or ``"mse[,N]"``; raises ``ValueError`` otherwise."""
+    """Parses ``"minmax"``, ``"percentile[,P]"`` or ``"mse[,N]"``; else raises ``ValueError``."""
     if isinstance(spec, Calibration):
         return spec
     if not isinstance(spec, str):
@@ -95,7 +97,7 @@ def calibrate_range(
 
     qmin, qmax = qrange(bits, symmetric)
     n = calibration.grid
-    ratios = jnp.arange(1, n + 1, dtype=xv.dtype) / n
+    ratios = jnp.asarray(np.arange(1, n + 1) / n, xv.dtype)  # host constants: no XLA rounding
 
     def sq_error(r):
         scale, zp = scale_from_range(r * lo, r * hi, bits, symmetric)

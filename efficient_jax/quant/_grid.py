@@ -11,7 +11,8 @@ reconstructed as ``x̂ = (c - z) · s`` (Bai 2021, Eq. 2.4, with an optional zer
 
 Every quantizer that produces grid values calls :func:`encode` then :func:`decode`, and so does
 :func:`~efficient_jax.quant.dequantize`; that shared arithmetic is what makes
-``dequantize(quantize(x)) == uniform_quantize(x)`` hold bit for bit.
+``dequantize(quantize(x)) == uniform_quantize(x)`` hold exactly (the only possible difference is
+the sign of a zero: ``round`` may give ``-0.0``, an integer code gives ``+0.0``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
 def encode(
     x: jax.Array, scale: jax.Array, zero_point: jax.Array | None, qmin: int, qmax: int
 ) -> jax.Array:
-    """Integer-valued (float) codes ``clip(round(x / scale + zero_point), qmin, qmax)``."""
-    v = x / scale
+    """Integer-valued (float) codes ``clip(round(x / scale + zero_point), qmin, qmax)``.
+
+    ``x / scale`` is computed as ``x * (1 / scale)``: XLA rewrites a division by a broadcast
+    divisor into that form in some programs and not in others, so spelling it out keeps the codes
+    identical between separately compiled programs (``quantize`` and the fake-quant forward).
+    """
+    v = x * (1 / scale)
     if zero_point is not None:
         v = v + zero_point
     return jnp.clip(jnp.round(v), qmin, qmax)
@@ -64,9 +70,9 @@ def scale_from_range(
         if bits == 1:
             scale = nonzero_or_one(2 * amax)
             return scale, jnp.full_like(scale, -0.5)
-        return nonzero_or_one(amax / qmax), None
-    scale = nonzero_or_one((hi - lo) / (qmax - qmin))
-    return scale, -lo / scale
+        return nonzero_or_one(amax * (1 / qmax)), None  # a product is rounded alike everywhere
+    scale = nonzero_or_one((hi - lo) * (1 / (qmax - qmin)))
+    return scale, -lo * (1 / scale)
 
 
 def grid_range(

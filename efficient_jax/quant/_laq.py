@@ -15,8 +15,9 @@ quantizer itself holds no optimizer state.
 
 Example:
     >>> import jax.numpy as jnp
-    >>> laq_quantize(jnp.array([1.0, 0.4, -0.1, -0.9]), bits=2).tolist()  # ternary, D = 1
-    [0.949999988079071, 0.0, 0.0, -0.949999988079071]
+    >>> w = jnp.array([1.0, 0.4, -0.1, -0.9])
+    >>> laq_quantize(w, bits=2).tolist()  # ternary, D = 1: α = 0.6 → 0.767 (converged)
+    [0.7666666507720947, 0.7666666507720947, -0.0, -0.7666666507720947]
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Example:
     >>> import jax.numpy as jnp
+    >>> from efficient_jax.quant import uniform_quantize
     >>> x = jnp.array([[0.5, -1.0, 0.25], [1.0, 0.0, -0.5]])
     >>> q = quantize(x, bits=4, granularity="per_channel", axis=0)
     >>> q.codes.dtype, q.codes.shape, q.nbytes  # 3 codes of 4 bits: 2 bytes per row
@@ -33,7 +34,8 @@ class QArray:
     Reconstruction invariant: ``dequantize(q) == (codes - zero_point) · scale`` (zero point
     omitted when ``None``), broadcast over the granularity's view, reshaped to ``shape`` and cast
     to ``dtype``; and ``dequantize(quantize(x, **cfg)) == uniform_quantize(x, **cfg)`` exactly,
-    bit for bit, because both run the same encode/decode arithmetic.
+    (``==`` elementwise; a zero may differ in sign), because both run the same encode/decode
+    arithmetic.
 
     Storage of ``codes``:
 
@@ -149,8 +151,8 @@ def dequantize(q: QArray) -> jax.Array:
 
     Example:
         >>> import jax.numpy as jnp
-        >>> dequantize(quantize(jnp.array([0.0, 0.5, 1.0]), bits=8, symmetric=False)).tolist()
-        [0.0, 0.5, 1.0]
+        >>> dequantize(quantize(jnp.array([0.0, 1.2, 3.0]), bits=2, symmetric=False)).tolist()
+        [0.0, 1.0, 3.0]
     """
     if not isinstance(q, QArray):
         raise ValueError(f"dequantize expects a QArray; got {type(q).__name__}.")

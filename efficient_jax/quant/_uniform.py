@@ -133,7 +133,7 @@ def uniform_quantize(
     Example:
         >>> import jax.numpy as jnp
         >>> uniform_quantize(jnp.array([-1.0, -0.3, 0.2, 1.0]), bits=2).tolist()
-        [-1.0, 0.0, 0.0, 1.0]
+        [-1.0, -0.0, 0.0, 1.0]
 
     References:
       Bai 2021, Eq. 2.4. Calibration methods and per-group scales [ext, general practice].
@@ -224,7 +224,7 @@ def dorefa_quantize(w: jax.typing.ArrayLike, bits: int) -> jax.Array:
     Example:
         >>> import jax.numpy as jnp
         >>> dorefa_quantize(jnp.array([-2.0, 0.1, 2.0]), bits=2).tolist()
-        [-1.0, 0.3333333432674408, 1.0]
+        [-1.0, 0.3333333730697632, 1.0]
 
     References:
       Zhou et al. 2016, "DoReFa-Net", Eq. 9; Bai 2021, Eq. 2.5.

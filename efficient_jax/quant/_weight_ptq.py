@@ -7,7 +7,8 @@ channel (the packed :class:`~efficient_jax.quant.QArray`); leaves no rule matche
 
 Example:
     >>> import jax.numpy as jnp
-    >>> params = {"Dense_0": {"kernel": jnp.array([[0.5, -1.0], [0.25, 1.0]]), "bias": jnp.zeros(2)}}
+    >>> kernel = jnp.array([[0.5, -1.0], [0.25, 1.0]])
+    >>> params = {"Dense_0": {"kernel": kernel, "bias": jnp.zeros(2)}}
     >>> q, nbytes = quantize_weights(params, bits=2)
     >>> q["Dense_0"]["kernel"].tolist(), nbytes
     ([[0.5, -1.0], [0.0, 1.0]], 18)

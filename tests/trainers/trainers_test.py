@@ -29,8 +29,8 @@ def test_available_trainers():
     assert {"classification", "quickstart"} <= set(available_trainers())
 
 
-def test_quickstart_two_steps(tmp_path, fast_compile):
-    config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")))
+def test_quickstart_two_steps(tmp_path):
+    config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")), calib_size=64)
     rows = quickstart.train_and_evaluate(config, str(tmp_path))
     methods = [r["method"] for r in rows]
     assert methods[0] == "float32" and set(core.COMPRESSORS.names()) <= set(methods)
