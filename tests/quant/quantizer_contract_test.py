@@ -243,7 +243,9 @@ def test_bad_bits_nan_and_unknown_options(name):
         with pytest.raises(ValueError, match="bits must"):
             quant.apply_quantizer(name, x, params, bits=bad, **options)
     with pytest.raises(ValueError, match="NaN"):
-        quant.apply_quantizer(name, jnp.asarray(x).at[0, 0].set(np.nan), params, bits=bits, **options)
+        quant.apply_quantizer(
+            name, jnp.asarray(x).at[0, 0].set(np.nan), params, bits=bits, **options
+        )
     with pytest.raises(ValueError, match="does not take"):
         quant.apply_quantizer(name, x, params, bits=bits, bogus=1, **options)
     if spec.learned:

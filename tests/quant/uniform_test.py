@@ -82,7 +82,9 @@ def test_per_channel_any_axis_and_per_group():
     for g in range(2):
         for c in range(3):
             block = w[4 * g : 4 * g + 4, c]
-            np.testing.assert_array_equal(got[4 * g : 4 * g + 4, c], quant.uniform_quantize(block, 3))
+            np.testing.assert_array_equal(
+                got[4 * g : 4 * g + 4, c], quant.uniform_quantize(block, 3)
+            )
     s, _ = quant.calibrate(w, 3, granularity="per_group", axis=0, group_size=4)
     assert s.shape == (2, 1, 3)
 
@@ -122,8 +124,12 @@ def test_explicit_scale_skips_calibration():
 def test_constant_and_zero_tensors_are_exact():
     for fill in (0.0, 2.5, -1.0):
         x = jnp.full((3, 4), fill)
-        for kw in (dict(), dict(symmetric=False), dict(calibration="mse"), dict(symmetric=False,
-                   calibration="percentile")):
+        for kw in (
+            dict(),
+            dict(symmetric=False),
+            dict(calibration="mse"),
+            dict(symmetric=False, calibration="percentile"),
+        ):
             y = quant.uniform_quantize(x, 4, **kw)
             np.testing.assert_allclose(y, x, atol=1e-6)
             s, _ = quant.calibrate(x, 4, **kw)

@@ -100,3 +100,40 @@ def test_cli_override_and_variant(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["num_steps"] == 3 and config["model"] == "mlp"
     assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
+
+
+def test_trainer_resume_after_preemption_matches_uninterrupted_run(tmp_path, monkeypatch):
+    """20 steps straight vs. SIGTERM at step 10 + re-run in the same workdir: identical params."""
+    import signal
+
+    import jax
+    import numpy as np
+
+    from efficient_jax.trainers import _pipeline
+
+    def config():
+        c = core.load_config(str(REPO_ROOT / "configs/classification_digits.py:model=mlp"))
+        return _tiny(c, num_steps=20, log_every=5, checkpoint_every=5)
+
+    straight = classification.train_and_evaluate(config(), str(tmp_path / "a"))
+
+    original = _pipeline.batch_fn
+
+    def preempting_batch_fn(s):
+        fn = original(s)
+
+        def wrapped(step):
+            if step == 10:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return fn(step)
+
+        return wrapped
+
+    monkeypatch.setattr(_pipeline, "batch_fn", preempting_batch_fn)
+    with pytest.raises(SystemExit):
+        classification.train_and_evaluate(config(), str(tmp_path / "b"))
+    monkeypatch.setattr(_pipeline, "batch_fn", original)
+    resumed = classification.train_and_evaluate(config(), str(tmp_path / "b"))
+    assert int(resumed["step"]) == 20
+    for a, b in zip(jax.tree.leaves(straight["params"]), jax.tree.leaves(resumed["params"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
