@@ -12,6 +12,11 @@
   values) and :func:`pack` / :func:`unpack` bit-packing.
 - Post-training weight quantization: :func:`quantize_weights` and the ``ptq_w8``/``ptq_w4``
   compressors.
+
+Bad input raises ``ValueError`` naming what is allowed: bit widths a quantizer does not support,
+unknown granularities, calibrations or quantizer names, integer dtypes, and NaN/inf values. The
+NaN/inf check runs only on concrete arrays (eager calls, or constants closed over in a traced
+function); under ``jit``/``grad`` a traced NaN input is not checked and propagates to the output.
 """
 
 from efficient_jax.quant._calibration import CALIBRATIONS, Calibration, parse_calibration

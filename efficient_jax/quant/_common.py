@@ -62,8 +62,12 @@ def check_input(x: Any, name: str) -> jax.Array:
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"{name} expects a floating-point array; got dtype {x.dtype}.")
-    if is_concrete(x) and x.size and not bool(jnp.all(jnp.isfinite(x))):
-        raise ValueError(f"{name}: the input contains NaN or inf; quantize finite values only.")
+    if is_concrete(x) and x.size:
+        # A concrete array closed over inside a jit trace is still checked (eagerly, on device).
+        with jax.ensure_compile_time_eval():
+            finite = bool(jnp.all(jnp.isfinite(x)))
+        if not finite:
+            raise ValueError(f"{name}: the input contains NaN or inf; quantize finite values only.")
     return x
 
 

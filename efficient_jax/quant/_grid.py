@@ -11,8 +11,10 @@ reconstructed as ``x̂ = (c - z) · s`` (Bai 2021, Eq. 2.4, with an optional zer
 
 Every quantizer that produces grid values calls :func:`encode` then :func:`decode`, and so does
 :func:`~efficient_jax.quant.dequantize`; that shared arithmetic is what makes
-``dequantize(quantize(x)) == uniform_quantize(x)`` hold exactly (the only possible difference is
-the sign of a zero: ``round`` may give ``-0.0``, an integer code gives ``+0.0``).
+``dequantize(quantize(x)) == uniform_quantize(x)`` hold exactly (see :class:`QArray` for the
+fine print). Divisions are spelled as products with reciprocals (``amax * (1 / qmax)``,
+``x * (1 / s)``): a product is rounded the same way in every compiled program, whereas XLA turns
+some divisions into reciprocal products and not others.
 """
 
 from __future__ import annotations

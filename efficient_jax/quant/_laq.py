@@ -75,6 +75,7 @@ def _laq_bwd(bits, axes, iters, res, g):
 
 
 _laq.defvjp(_laq_fwd, _laq_bwd)
+_laq_jit = jax.jit(_laq, static_argnums=(2, 3, 4))
 
 
 def laq_quantize(
@@ -120,7 +121,7 @@ def laq_quantize(
         if v.shape != w.shape:
             raise ValueError(f"laq_quantize: v has shape {v.shape}; w has {w.shape}.")
         d = layout.view(jnp.sqrt(v.astype(cdt)) + eps)
-    out = _laq(
+    out = _laq_jit(
         layout.view(w.astype(cdt)), jax.lax.stop_gradient(d), bits, layout.reduce_axes, iters
     )
     return layout.unview(out).astype(w.dtype)

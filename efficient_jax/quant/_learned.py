@@ -61,6 +61,7 @@ def _pact_bwd(levels, res, g):
 
 
 _pact.defvjp(_pact_fwd, _pact_bwd)
+_pact_jit = jax.jit(_pact, static_argnums=(2,))
 
 
 def pact_quantize(x: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike, bits: int) -> jax.Array:
@@ -88,7 +89,7 @@ def pact_quantize(x: jax.typing.ArrayLike, alpha: jax.typing.ArrayLike, bits: in
     cdt = compute_dtype(x.dtype)
     alpha = jnp.asarray(alpha)
     check_broadcastable(alpha, x.shape, "pact_quantize: alpha")
-    out = _pact(x.astype(cdt), positive(alpha.astype(cdt)), 2**bits - 1)
+    out = _pact_jit(x.astype(cdt), positive(alpha.astype(cdt)), 2**bits - 1)
     return out.astype(x.dtype)
 
 
@@ -127,6 +128,7 @@ def _uniform_clip_bwd(n, res, g):
 
 
 _uniform_clip.defvjp(_uniform_clip_fwd, _uniform_clip_bwd)
+_uniform_clip_jit = jax.jit(_uniform_clip, static_argnums=(3,))
 
 
 def uniform_clip_quantize(
@@ -156,7 +158,7 @@ def uniform_clip_quantize(
     lo, hi = jnp.asarray(clip_lo, cdt), jnp.asarray(clip_hi, cdt)
     check_broadcastable(lo, x.shape, "uniform_clip_quantize: clip_lo")
     check_broadcastable(hi, x.shape, "uniform_clip_quantize: clip_hi")
-    return _uniform_clip(x.astype(cdt), lo, hi, 2 ** (bits - 1) - 1).astype(x.dtype)
+    return _uniform_clip_jit(x.astype(cdt), lo, hi, 2 ** (bits - 1) - 1).astype(x.dtype)
 
 
 def init_uniform_clip(x: jax.typing.ArrayLike) -> dict[str, jax.Array]:
@@ -194,6 +196,7 @@ def _lsq_bwd(qn, qp, grad_scale, res, g):
 
 
 _lsq.defvjp(_lsq_fwd, _lsq_bwd)
+_lsq_jit = jax.jit(_lsq, static_argnums=(2, 3, 4))
 
 
 def _lsq_args(x, step, bits, name):
@@ -229,6 +232,11 @@ def lsq_quantize(
       bits: 2..8 (symmetric 1-bit LSQ has ``Q_p = 0``).
       symmetric: see above.
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> lsq_quantize(jnp.array([0.26, -1.0, 5.0]), 0.5, bits=3).tolist()  # Q_p = 3
+        [0.5, -1.0, 1.5]
+
     References:
       Esser et al. 2020, "Learned Step Size Quantization" [ext]; Bai 2021 §2.1.2, §4.2, §5.2;
       BinaryBERT ``utils_quant.py`` [ext].
@@ -239,12 +247,12 @@ def lsq_quantize(
     xc = x.astype(cdt)
     gs = _grad_scale(x.size, step.size, qp)
     if symmetric:
-        return _lsq(xc, s, qn, qp, gs).astype(x.dtype)
+        return _lsq_jit(xc, s, qn, qp, gs).astype(x.dtype)
     axes = tuple(range(x.ndim - step.ndim)) + tuple(
         i + x.ndim - step.ndim for i, d in enumerate(step.shape) if d == 1
     )
     m = jax.lax.stop_gradient(jnp.min(xc, axis=axes, keepdims=True))
-    return (_lsq(xc - m, s, qn, qp, gs) + m).astype(x.dtype)
+    return (_lsq_jit(xc - m, s, qn, qp, gs) + m).astype(x.dtype)
 
 
 def _step_layout(x, granularity, axis):
@@ -301,6 +309,7 @@ def _lsq_plus_bwd(qn, qp, grad_scale, res, g):
 
 
 _lsq_plus.defvjp(_lsq_plus_fwd, _lsq_plus_bwd)
+_lsq_plus_jit = jax.jit(_lsq_plus, static_argnums=(3, 4, 5))
 
 
 def lsq_plus_quantize(
@@ -330,7 +339,7 @@ def lsq_plus_quantize(
     check_broadcastable(offset, x.shape, "lsq_plus_quantize: offset")
     qn, qp = lsq_qrange(bits, symmetric=False)
     gs = _grad_scale(x.size, max(step.size, offset.size), qp)
-    out = _lsq_plus(x.astype(cdt), positive(step.astype(cdt)), offset.astype(cdt), qn, qp, gs)
+    out = _lsq_plus_jit(x.astype(cdt), positive(step.astype(cdt)), offset.astype(cdt), qn, qp, gs)
     return out.astype(x.dtype)
 
 

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -47,6 +49,11 @@ def pack(codes: jax.typing.ArrayLike, bits: int) -> jax.Array:
     codes = jnp.asarray(codes)
     if codes.ndim == 0:
         raise ValueError("pack needs an array of rank >= 1; reshape scalars to (1,).")
+    return _pack(codes, bits)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _pack(codes: jax.Array, bits: int) -> jax.Array:
     c = codes.astype(jnp.uint8) & jnp.uint8(2**bits - 1)
     lead, n = c.shape[:-1], c.shape[-1]
     if 8 % bits == 0:  # whole codes per byte
@@ -74,6 +81,11 @@ def unpack(packed: jax.typing.ArrayLike, bits: int, n: int) -> jax.Array:
             f"{n} codes of {bits} bits need {packed_size(n, bits)} bytes per row; the packed "
             f"array has {packed.shape[-1]}."
         )
+    return _unpack(packed, bits, n)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _unpack(packed: jax.Array, bits: int, n: int) -> jax.Array:
     lead = packed.shape[:-1]
     if 8 % bits == 0:
         per = 8 // bits

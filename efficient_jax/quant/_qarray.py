@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -24,7 +25,7 @@ from efficient_jax.quant._calibration import Calibration
 from efficient_jax.quant._common import Layout, make_layout
 from efficient_jax.quant._grid import decode, encode, qrange
 from efficient_jax.quant._packing import pack, unpack
-from efficient_jax.quant._uniform import prepare_uniform
+from efficient_jax.quant._uniform import UniformConfig, calibrated, uniform_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,9 @@ class QArray:
     omitted when ``None``), broadcast over the granularity's view, reshaped to ``shape`` and cast
     to ``dtype``; and ``dequantize(quantize(x, **cfg)) == uniform_quantize(x, **cfg)`` exactly,
     (``==`` elementwise; a zero may differ in sign), because both run the same encode/decode
-    arithmetic.
+    arithmetic. This holds eagerly and when each function is compiled as its own program; inside
+    one fused XLA program the compiler may contract a multiply-add into an FMA (e.g. the
+    asymmetric ``(c - z)·s`` with ``z`` computed in the same fusion) and move the last bit.
 
     Storage of ``codes``:
 
@@ -112,8 +115,14 @@ def quantize(
 
     Raises:
       ValueError: as :func:`uniform_quantize`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> q = quantize(jnp.array([1.0, -0.6, 0.25, 0.0, 0.75]), bits=2)  # 5 codes in 2 bytes
+        >>> q.codes.tolist(), q.scale.tolist(), dequantize(q).tolist()  # codes + 2, 4 per byte
+        ([167, 3], [1.0], [1.0, -1.0, 0.0, 0.0, 1.0])
     """
-    xv, layout, scale, zp, _, _ = prepare_uniform(
+    x, cfg = uniform_config(
         x,
         bits,
         symmetric=symmetric,
@@ -121,15 +130,19 @@ def quantize(
         axis=axis,
         group_size=group_size,
         calibration=calibration,
-        scale=scale,
-        zero_point=zero_point,
         name="quantize",
     )
-    x = jnp.asarray(x)
-    qmin, qmax = qrange(bits, symmetric)
+    return _quantize_impl(x, scale, zero_point, cfg)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _quantize_impl(x, scale, zero_point, cfg: UniformConfig) -> QArray:
+    xv, scale, zp, _, _ = calibrated(x, scale, zero_point, cfg, "quantize")
+    bits, layout = cfg.bits, cfg.layout
+    qmin, qmax = qrange(bits, cfg.symmetric)
     codes = layout.unview(encode(xv, scale, zp, qmin, qmax))
     if bits == 8:
-        stored = codes.astype(jnp.int8 if symmetric else jnp.uint8)
+        stored = codes.astype(jnp.int8 if cfg.symmetric else jnp.uint8)
     else:
         stored = pack((codes - qmin).astype(jnp.uint8).reshape(_row_shape(layout.shape)), bits)
     return QArray(
@@ -139,7 +152,7 @@ def quantize(
         bits=bits,
         shape=layout.shape,
         dtype=np.dtype(x.dtype),
-        symmetric=bool(symmetric),
+        symmetric=cfg.symmetric,
         granularity=layout.granularity,
         axis=layout.axis,
         group_size=layout.group_size,
@@ -156,6 +169,11 @@ def dequantize(q: QArray) -> jax.Array:
     """
     if not isinstance(q, QArray):
         raise ValueError(f"dequantize expects a QArray; got {type(q).__name__}.")
+    return _dequantize_impl(q)
+
+
+@jax.jit
+def _dequantize_impl(q: QArray) -> jax.Array:
     layout = q.layout
     cdt = q.scale.dtype
     if q.bits == 8:

@@ -62,6 +62,7 @@ def _twn(w, axes):
 
 
 _twn.defvjp(lambda w, axes: (_twn(w, axes), None), _identity_bwd)
+_twn_jit = jax.jit(_twn, static_argnums=(1,))
 
 
 def twn_quantize(
@@ -77,11 +78,17 @@ def twn_quantize(
     The threshold is strict (``>``) as in the official code [ext]; the thesis prints ``>=``.
     Backward: identity; ``α`` and ``Δ`` get no gradient.
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> twn_quantize(jnp.array([[1.0, -0.1], [0.2, -3.0]]), granularity="per_channel", axis=0)
+        Array([[ 1.,  0.],
+               [ 0., -3.]], dtype=float32)
+
     References:
       Li et al. 2016, "Ternary Weight Networks"; Bai 2021, Eqs. 2.6 and 5.1; BinaryBERT
       ``utils_quant.TwnQuantizer`` [ext].
     """
-    return _layout_call(_twn, w, "twn_quantize", granularity, axis, group_size)
+    return _layout_call(_twn_jit, w, "twn_quantize", granularity, axis, group_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,6 +102,7 @@ def _bwn(w, axes):
 
 
 _bwn.defvjp(lambda w, axes: (_bwn(w, axes), None), _identity_bwd)
+_bwn_jit = jax.jit(_bwn, static_argnums=(1,))
 
 
 def bwn_quantize(
@@ -108,11 +116,16 @@ def bwn_quantize(
 
     Backward: identity; ``α`` gets no gradient. All-zero ``w`` gives ``α = 0`` and ``ŵ = 0``.
 
+    Example:
+        >>> import jax.numpy as jnp
+        >>> bwn_quantize(jnp.array([0.5, -1.5, 0.0])).tolist()  # sign(0) = +1
+        [0.6666666865348816, -0.6666666865348816, 0.6666666865348816]
+
     References:
       Rastegari et al. 2016, "XNOR-Net" (BWN); Bai 2021, Eqs. 2.7-2.9 and 5.2; BinaryBERT
       ``utils_quant.BwnQuantizer`` [ext].
     """
-    return _layout_call(_bwn, w, "bwn_quantize", granularity, axis, group_size)
+    return _layout_call(_bwn_jit, w, "bwn_quantize", granularity, axis, group_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,6 +154,7 @@ def _ttq_bwd(threshold, res, g):
 
 
 _ttq.defvjp(_ttq_fwd, _ttq_bwd)
+_ttq_jit = jax.jit(_ttq, static_argnums=(3,))
 
 
 def _check_threshold(threshold: float, name: str) -> float:
@@ -180,7 +194,7 @@ def ttq_quantize(
     wp, wn = jnp.asarray(wp, cdt), jnp.asarray(wn, cdt)
     check_broadcastable(wp, w.shape, "ttq_quantize: wp")
     check_broadcastable(wn, w.shape, "ttq_quantize: wn")
-    return _ttq(w.astype(cdt), wp, wn, threshold).astype(w.dtype)
+    return _ttq_jit(w.astype(cdt), wp, wn, threshold).astype(w.dtype)
 
 
 def init_ttq(w: jax.typing.ArrayLike, *, threshold: float = 0.05) -> dict[str, jax.Array]:
@@ -212,16 +226,23 @@ def _clipped_identity_bwd(x, g):
 
 
 _binary_act.defvjp(lambda x: (_binary_act(x), x), _clipped_identity_bwd)
+_binary_act_jit = jax.jit(_binary_act)
 
 
 def binary_act_quantize(x: jax.typing.ArrayLike) -> jax.Array:
     """Binary activations ``sign(x) ∈ {−1, +1}`` with the clipped STE ``∂/∂x = 1(|x| <= 1)``.
 
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> x = jnp.array([-2.0, -0.5, 0.0, 0.5])
+        >>> binary_act_quantize(x).tolist(), jax.grad(lambda x: binary_act_quantize(x).sum())(x)
+        ([-1.0, -1.0, 1.0, 1.0], Array([0., 1., 1., 1.], dtype=float32))
+
     References:
       Hubara et al. 2016, "Binarized Neural Networks" (the hard-tanh STE); Bai 2021 Fig. 2.3.
     """
     x = check_input(x, "binary_act_quantize")
-    return _binary_act(x)
+    return _binary_act_jit(x)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -233,10 +254,16 @@ def _ternary_act(x, threshold):
 _ternary_act.defvjp(
     lambda x, t: (_ternary_act(x, t), x), lambda t, x, g: _clipped_identity_bwd(x, g)
 )
+_ternary_act_jit = jax.jit(_ternary_act, static_argnums=(1,))
 
 
 def ternary_act_quantize(x: jax.typing.ArrayLike, *, threshold: float = 0.5) -> jax.Array:
     """Ternary activations ``sign(x) · 1(|x| > threshold)`` with the clipped STE ``1(|x| <= 1)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> ternary_act_quantize(jnp.array([-2.0, -0.3, 0.6]), threshold=0.5).tolist()
+        [-1.0, 0.0, 1.0]
 
     References:
       [ext] the ternary analogue of the BNN sign activation (Hubara et al. 2016); the thesis
@@ -244,4 +271,4 @@ def ternary_act_quantize(x: jax.typing.ArrayLike, *, threshold: float = 0.5) -> 
     """
     threshold = _check_threshold(threshold, "ternary_act_quantize")
     x = check_input(x, "ternary_act_quantize")
-    return _ternary_act(x, threshold)
+    return _ternary_act_jit(x, threshold)

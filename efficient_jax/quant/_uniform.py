@@ -11,6 +11,7 @@ it gets no gradient; the input gets the clipped STE: ``∂x̂/∂x = 1`` inside 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -49,7 +50,17 @@ def _fake_quant_bwd(qmin, qmax, res, g):
 _fake_quant.defvjp(_fake_quant_fwd, _fake_quant_bwd)
 
 
-def prepare_uniform(
+@dataclasses.dataclass(frozen=True)
+class UniformConfig:
+    """Validated static settings of a uniform quantizer (hashable: a ``jit`` static argument)."""
+
+    bits: int
+    symmetric: bool
+    layout: Layout
+    calibration: Calibration
+
+
+def uniform_config(
     x: Any,
     bits: int,
     *,
@@ -58,40 +69,57 @@ def prepare_uniform(
     axis: Any,
     group_size: int | None,
     calibration: str | Calibration,
-    scale: Any = None,
-    zero_point: Any = None,
     name: str,
-) -> tuple[jax.Array, Layout, jax.Array, jax.Array | None, jax.Array, jax.Array]:
-    """Validates and calibrates: ``(x view, layout, scale, zero_point, lo, hi)``, no gradients."""
+) -> tuple[jax.Array, UniformConfig]:
+    """Validates eagerly (bits, dtype, concrete NaN/inf, granularity, calibration)."""
     bits = check_bits(bits, name=name)
     x = check_input(x, name)
     layout = make_layout(x.shape, granularity, axis, group_size)
-    cal = parse_calibration(calibration)
+    return x, UniformConfig(bits, bool(symmetric), layout, parse_calibration(calibration))
+
+
+def calibrated(
+    x: jax.Array, scale: Any, zero_point: Any, cfg: UniformConfig, name: str
+) -> tuple[jax.Array, jax.Array, jax.Array | None, jax.Array, jax.Array]:
+    """``(x view, scale, zero_point, lo, hi)``, calibrated or from ``scale``; no gradients."""
+    bits, symmetric, layout = cfg.bits, cfg.symmetric, cfg.layout
     xv = layout.view(x.astype(compute_dtype(x.dtype)))
     if scale is None:
         if zero_point is not None:
             raise ValueError(f"{name}: zero_point is only accepted together with scale.")
-        lo, hi = calibrate_range(jax.lax.stop_gradient(xv), layout, bits, symmetric, cal)
+        xs = jax.lax.stop_gradient(xv)
+        lo, hi = calibrate_range(xs, layout, bits, symmetric, cfg.calibration)
         scale, zero_point = scale_from_range(lo, hi, bits, symmetric)
+        return xv, scale, zero_point, lo, hi
+    scale = jnp.asarray(scale, xv.dtype)
+    check_broadcastable(scale, layout.scale_shape, f"{name}: scale")
+    scale = nonzero_or_one(jnp.broadcast_to(scale, layout.scale_shape))
+    if symmetric:
+        if zero_point is not None:
+            raise ValueError(f"{name}: symmetric quantization takes no zero_point.")
+        zero_point = jnp.full_like(scale, -0.5) if bits == 1 else None
     else:
-        scale = jnp.asarray(scale, xv.dtype)
-        check_broadcastable(scale, layout.scale_shape, f"{name}: scale")
-        scale = nonzero_or_one(jnp.broadcast_to(scale, layout.scale_shape))
-        if symmetric:
-            if zero_point is not None:
-                raise ValueError(f"{name}: symmetric quantization takes no zero_point.")
-            zero_point = jnp.full_like(scale, -0.5) if bits == 1 else None
-        else:
-            if zero_point is None:
-                raise ValueError(
-                    f"{name}: asymmetric quantization with a scale needs a zero_point."
-                )
-            zero_point = jnp.asarray(zero_point, xv.dtype)
-            check_broadcastable(zero_point, layout.scale_shape, f"{name}: zero_point")
-            zero_point = jnp.broadcast_to(zero_point, layout.scale_shape)
-        scale, zero_point = jax.lax.stop_gradient((scale, zero_point))
-        lo, hi = grid_range(scale, zero_point, bits, symmetric)
-    return xv, layout, scale, zero_point, lo, hi
+        if zero_point is None:
+            raise ValueError(f"{name}: asymmetric quantization with a scale needs a zero_point.")
+        zero_point = jnp.asarray(zero_point, xv.dtype)
+        check_broadcastable(zero_point, layout.scale_shape, f"{name}: zero_point")
+        zero_point = jnp.broadcast_to(zero_point, layout.scale_shape)
+    scale, zero_point = jax.lax.stop_gradient((scale, zero_point))
+    lo, hi = grid_range(scale, zero_point, bits, symmetric)
+    return xv, scale, zero_point, lo, hi
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _uniform_impl(x, scale, zero_point, cfg: UniformConfig):
+    xv, scale, zp, lo, hi = calibrated(x, scale, zero_point, cfg, "uniform_quantize")
+    qmin, qmax = qrange(cfg.bits, cfg.symmetric)
+    out = _fake_quant(xv, scale, zp, lo, hi, qmin, qmax)
+    return cfg.layout.unview(out).astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _calibrate_impl(x, cfg: UniformConfig):
+    return calibrated(x, None, None, cfg, "calibrate")[1:3]
 
 
 def uniform_quantize(
@@ -138,7 +166,7 @@ def uniform_quantize(
     References:
       Bai 2021, Eq. 2.4. Calibration methods and per-group scales [ext, general practice].
     """
-    xv, layout, scale, zp, lo, hi = prepare_uniform(
+    x, cfg = uniform_config(
         x,
         bits,
         symmetric=symmetric,
@@ -146,13 +174,9 @@ def uniform_quantize(
         axis=axis,
         group_size=group_size,
         calibration=calibration,
-        scale=scale,
-        zero_point=zero_point,
         name="uniform_quantize",
     )
-    qmin, qmax = qrange(bits, symmetric)
-    out = _fake_quant(xv, scale, zp, lo, hi, qmin, qmax)
-    return layout.unview(out).astype(jnp.asarray(x).dtype)
+    return _uniform_impl(x, scale, zero_point, cfg)
 
 
 def calibrate(
@@ -177,7 +201,7 @@ def calibrate(
         >>> s.shape, z
         ((1, 2), None)
     """
-    _, _, scale, zp, _, _ = prepare_uniform(
+    x, cfg = uniform_config(
         x,
         bits,
         symmetric=symmetric,
@@ -187,7 +211,7 @@ def calibrate(
         calibration=calibration,
         name="calibrate",
     )
-    return scale, zp
+    return _calibrate_impl(x, cfg)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
@@ -231,4 +255,9 @@ def dorefa_quantize(w: jax.typing.ArrayLike, bits: int) -> jax.Array:
     """
     bits = check_bits(bits, name="dorefa_quantize")
     w = check_input(w, "dorefa_quantize")
+    return _dorefa_impl(w, bits)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _dorefa_impl(w, bits):
     return _dorefa(w.astype(compute_dtype(w.dtype)), bits).astype(w.dtype)

@@ -173,3 +173,9 @@ def test_dorefa_levels():
     w = _normal((32,))
     y = np.asarray(quant.dorefa_quantize(w, 2))
     np.testing.assert_allclose(sorted(set(np.round(y, 5))), [-1, -1 / 3, 1 / 3, 1], atol=1e-5)
+
+
+def test_concrete_nan_closed_over_inside_jit_is_still_rejected():
+    w = jnp.array([1.0, jnp.nan])
+    with pytest.raises(ValueError, match="NaN"):
+        jax.jit(lambda s: quant.lsq_quantize(w, s, 4))(jnp.float32(0.1))
