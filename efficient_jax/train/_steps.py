@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax.types import Batch, PyTree
+from efficient_jax.types import ApplyFn, Batch, PyTree
 
 TrainState = dict[str, Any]
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -109,8 +109,12 @@ def _variables(state: TrainState, params: PyTree | None = None) -> dict[str, Any
     return variables
 
 
+def _apply_fn(model: nn.Module | ApplyFn) -> ApplyFn:
+    return model.apply if isinstance(model, nn.Module) else model
+
+
 def make_train_step(
-    model: nn.Module,
+    model: nn.Module | ApplyFn,
     tx: optax.GradientTransformation,
     *,
     seed: int,
@@ -119,11 +123,15 @@ def make_train_step(
     """Builds ``train_step(state, batch) -> (state, metrics)`` (not jitted: the caller jits it
     with its shardings and ``donate_argnums=(0,)``).
 
+    ``model`` is a Linen module or any ``apply(variables, *inputs, train, rngs, mutable, **kw)``
+    function with the same contract (e.g. a quantized model's apply).
+
     The loss is the mean over the (global) batch, so under a data-sharded batch the gradient is the
     all-reduced mean automatically. ``tx.update`` receives ``params`` (needed by pruning and
     k-means wrappers).
     """
     base_key = jax.random.key(seed)
+    apply = _apply_fn(model)
 
     def train_step(state: TrainState, batch: Batch):
         args, kwargs = model_inputs(batch)
@@ -131,7 +139,7 @@ def make_train_step(
         has_bn = bool(state.get("batch_stats"))
 
         def loss_of(params):
-            out = model.apply(
+            out = apply(
                 _variables(state, params),
                 *args,
                 train=True,
@@ -164,16 +172,18 @@ def make_train_step(
 
 
 def make_eval_step(
-    model: nn.Module, loss_fn: LossFn = softmax_cross_entropy
+    model: nn.Module | ApplyFn, loss_fn: LossFn = softmax_cross_entropy
 ) -> Callable[[Mapping[str, Any], Batch], dict[str, jax.Array]]:
     """Builds ``eval_step(variables, batch) -> sums`` of ``correct``, ``loss`` and ``count``.
 
     ``batch["mask"]`` (1 real, 0 padding) lets padded last batches reuse the same compilation.
     """
 
+    apply = _apply_fn(model)
+
     def eval_step(variables: Mapping[str, Any], batch: Batch) -> dict[str, jax.Array]:
         args, kwargs = model_inputs(batch)
-        logits = model.apply(variables, *args, train=False, **kwargs)
+        logits = apply(variables, *args, train=False, **kwargs)
         mask = batch.get("mask", jnp.ones(logits.shape[0], jnp.float32))
         correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
         return {
