@@ -12,6 +12,10 @@
   values) and :func:`pack` / :func:`unpack` bit-packing.
 - Post-training weight quantization: :func:`quantize_weights` and the ``ptq_w8``/``ptq_w4``
   compressors.
+- Whole models without touching their code: :func:`quantize_model` / :func:`prepare` (fake-quant
+  QAT variables, calibrated by :func:`calibrate_model`) → :func:`convert` (packed ``QArray``
+  weights and an integer serving forward); rule presets :func:`preset_rules`; the ``ptq_w8a8``,
+  ``ptq_w4a8`` and ``lsq_w4a4_qat`` compressors.
 
 Bad input raises ``ValueError`` naming what is allowed: bit widths a quantizer does not support,
 unknown granularities, calibrations or quantizer names, integer dtypes, and NaN/inf values. The
@@ -21,6 +25,14 @@ function); under ``jit``/``grad`` a traced NaN input is not checked and propagat
 
 from efficient_jax.quant._calibration import CALIBRATIONS, Calibration, parse_calibration
 from efficient_jax.quant._common import EPS, GRANULARITIES
+from efficient_jax.quant._convert import (
+    ServingModel,
+    convert,
+    ptq_compressor,
+    quantized_weight_bytes,
+    weight_to_qarray,
+)
+from efficient_jax.quant._intercept import QUANT, STATS
 from efficient_jax.quant._laq import laq_quantize
 from efficient_jax.quant._learned import (
     init_lsq_plus,
@@ -32,8 +44,12 @@ from efficient_jax.quant._learned import (
     pact_quantize,
     uniform_clip_quantize,
 )
+from efficient_jax.quant._model import QuantizedModel, prepare, quantize_model
+from efficient_jax.quant._model import calibrate as calibrate_model
 from efficient_jax.quant._packing import pack, packed_size, unpack
+from efficient_jax.quant._presets import PRESETS, preset_rules
 from efficient_jax.quant._qarray import QArray, dequantize, quantize
+from efficient_jax.quant._qat_compressor import qat_compressor
 from efficient_jax.quant._registry import (
     QUANTIZERS,
     QuantizerSpec,
@@ -59,6 +75,20 @@ from efficient_jax.quant._weight_ptq import (
 
 __all__ = [
     "CALIBRATIONS",
+    "PRESETS",
+    "QUANT",
+    "STATS",
+    "QuantizedModel",
+    "ServingModel",
+    "calibrate_model",
+    "convert",
+    "prepare",
+    "preset_rules",
+    "ptq_compressor",
+    "qat_compressor",
+    "quantize_model",
+    "quantized_weight_bytes",
+    "weight_to_qarray",
     "Calibration",
     "EPS",
     "GRANULARITIES",

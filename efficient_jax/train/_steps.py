@@ -110,7 +110,7 @@ def _variables(state: TrainState, params: PyTree | None = None) -> dict[str, Any
 
 
 def _apply_fn(model: nn.Module | ApplyFn) -> ApplyFn:
-    return model.apply if isinstance(model, nn.Module) else model
+    return model.apply if hasattr(model, "apply") else model
 
 
 def make_train_step(
@@ -119,12 +119,15 @@ def make_train_step(
     *,
     seed: int,
     loss_fn: LossFn = softmax_cross_entropy,
+    batch_loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None,
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Builds ``train_step(state, batch) -> (state, metrics)`` (not jitted: the caller jits it
     with its shardings and ``donate_argnums=(0,)``).
 
     ``model`` is a Linen module or any ``apply(variables, *inputs, train, rngs, mutable, **kw)``
-    function with the same contract (e.g. a quantized model's apply).
+    function with the same contract (e.g. a quantized model's apply). ``batch_loss_fn(logits,
+    batch) -> scalar`` replaces the mean of ``loss_fn`` when the loss needs more than the labels
+    (e.g. distillation from teacher logits carried in the batch).
 
     The loss is the mean over the (global) batch, so under a data-sharded batch the gradient is the
     all-reduced mean automatically. ``tx.update`` receives ``params`` (needed by pruning and
@@ -148,7 +151,10 @@ def make_train_step(
                 **kwargs,
             )
             logits, updates = out if has_bn else (out, {})
-            loss = jnp.mean(loss_fn(logits, batch["label"]))
+            if batch_loss_fn is None:
+                loss = jnp.mean(loss_fn(logits, batch["label"]))
+            else:
+                loss = batch_loss_fn(logits, batch)
             return loss, (logits, updates)
 
         (loss, (logits, updates)), grads = jax.value_and_grad(loss_of, has_aux=True)(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,15 @@ def make_preprocess(config: ml_collections.ConfigDict) -> Callable[[Batch, Any],
     return preprocess
 
 
+def resolve_path(config: ml_collections.ConfigDict, path: str) -> str:
+    """Expands ``{data_dir}`` in a config path to the resolved data directory."""
+    if "{data_dir}" in path:
+        path = path.replace(
+            "{data_dir}", str(data.resolve_data_dir(config.get("data_dir") or None))
+        )
+    return path
+
+
 def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict]:
     """Loads the train and test splits named by ``config.dataset``."""
     kw: dict[str, Any] = {}
@@ -101,7 +111,9 @@ def init_state(s: Setup) -> train.TrainState:
     args, kwargs = train.model_inputs(batch)
     pretrained: dict[str, Any] = {}
     if s.config.get("init_from_pytorch"):
-        _, variables = models.load_pytorch_resnet(s.config.init_from_pytorch)
+        _, variables = models.load_pytorch_resnet(
+            resolve_path(s.config, s.config.init_from_pytorch)
+        )
         pretrained = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
         log.info("initialised from %s", s.config.init_from_pytorch)
     state = train.create_train_state(
@@ -142,9 +154,18 @@ def batch_fn(s: Setup) -> Callable[[int], Batch]:
     return fn
 
 
-def make_evaluator(s: Setup, split: dict[str, np.ndarray] | None = None):
-    """``variables -> {"accuracy", "loss"}`` on the test split (or ``split``)."""
-    eval_step = train.make_eval_step(s.model)
+def make_evaluator(
+    s: Setup,
+    split: dict[str, np.ndarray] | None = None,
+    apply_fn: Callable[..., Any] | None = None,
+):
+    """``variables -> {"accuracy", "loss"}`` on the test split (or ``split``).
+
+    ``apply_fn(variables, *args, train=False, **kwargs)`` replaces ``s.model.apply`` (e.g. a
+    compressor's serving forward).
+    """
+    model = s.model if apply_fn is None else types.SimpleNamespace(apply=apply_fn)
+    eval_step = train.make_eval_step(model)
     jitted = jax.jit(lambda v, b: eval_step(v, s.preprocess(b, None)))
     split = s.test_data if split is None else split
 

@@ -16,6 +16,7 @@ import ml_collections
 # Importing the method packages registers their compressors.
 import efficient_jax.prune  # noqa: F401
 import efficient_jax.quant  # noqa: F401
+import efficient_jax.share  # noqa: F401
 from efficient_jax import core, cost, data, train
 from efficient_jax.trainers import _pipeline
 from efficient_jax.trainers._plots import plot_accuracy_vs_size
@@ -74,10 +75,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     ]
     for name in names:
         result = core.COMPRESSORS.get(name)(variables, apply_fn=s.model.apply, calib_batch=calib)
+        evaluate_result = (
+            evaluate
+            if result.apply_fn is None
+            else _pipeline.make_evaluator(s, apply_fn=result.apply_fn)
+        )
         rows.append(
             {
                 "method": name,
-                "accuracy": evaluate(result.variables)["accuracy"],
+                "accuracy": evaluate_result(result.variables)["accuracy"],
                 "model_kb": result.model_bytes / 1024,
                 "compression_ratio": float_bytes / result.model_bytes,
                 "macs": dense_macs if result.macs is None else result.macs,

@@ -1,0 +1,444 @@
+"""Committees and cascades: build a model pool, cache its logits, select cascades, compare at cost.
+
+Config fields: see ``configs/cascades_digits.py`` and ``configs/cascades_cifar10.py``. The run
+
+1. trains (or loads, or derives) every pool member of ``config.members`` — trained members go
+   through the classification trainer's loop and resume from ``workdir/members/<name>``; a member
+   with ``base`` reuses another member's variables at another input ``resolution`` (a
+   self-cascade stage) and/or with ``quant_bits``-bit weights (a compressed stage);
+2. caches each member's logits on the held-out and evaluation halves of the test split in
+   ``workdir/logits/<name>.npz`` (never recomputed once there) with its per-example FLOPs;
+3. searches every ordered tuple of up to ``config.max_models`` members on the held-out half
+   (thresholds by grid search) and reports, on the evaluation half: the cascade that matches the
+   best single model's accuracy at the fewest average FLOPs (for 2- and for 3-model cascades),
+   the Table-5.3-style comparison against every single model, ensembles, a FLOPs-budget sweep,
+   and (``config.measure_latency``) batch-1 wall-clock latency of the matched cascade;
+4. writes ``results.json`` (flat figures), ``cascades.json`` (all rows), ``report.md`` and
+   ``cascade_acc_vs_flops.png``.
+
+Reference: Wang et al., "Wisdom of Committees", ICLR 2022 (thesis Ch. 5).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from efficient_jax import cascade, cost, data, models, parallel, quant, train
+from efficient_jax.trainers import _cascade_report, _pipeline, classification
+
+log = logging.getLogger("efficient_jax")
+
+_MEMBER_KEYS = (
+    "name",
+    "model",
+    "model_kwargs",
+    "num_steps",
+    "seed",
+    "learning_rate",
+    "optimizer",
+    "weight_decay",
+    "init_from_pytorch",
+    "base",
+    "resolution",
+    "quant_bits",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+def gaussian_mixture(
+    num_train: int,
+    num_test: int,
+    *,
+    seed: int = 0,
+    num_classes: int = 20,
+    dim: int = 64,
+    clusters_per_class: int = 4,
+    spread: float = 0.45,
+    label_noise: float = 0.05,
+) -> tuple[dict, dict]:
+    """The spec's cheap CPU task (§4.5): overlapping Gaussian clusters, several per class.
+
+    Each class owns ``clusters_per_class`` clusters with centres drawn from ``N(0, spread² I)``;
+    points add ``N(0, I)`` noise; a fraction ``label_noise`` of labels (train and test) is
+    replaced by uniform random labels. Returns ``(train, test)`` dicts of float32 ``"image"``
+    ``[N, dim]`` and int32 ``"label"``.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, spread, (num_classes * clusters_per_class, dim)).astype(np.float32)
+
+    def draw(n):
+        cluster = rng.integers(0, len(centres), n)
+        x = centres[cluster] + rng.normal(0.0, 1.0, (n, dim)).astype(np.float32)
+        y = (cluster // clusters_per_class).astype(np.int32)
+        noisy = rng.random(n) < label_noise
+        y[noisy] = rng.integers(0, num_classes, int(noisy.sum()))
+        return {"image": x.astype(np.float32), "label": y}
+
+    return draw(num_train), draw(num_test)
+
+
+def load_splits(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
+    """``(train, heldout, evaluation)``: the test split is halved by a fixed permutation."""
+    if config.dataset == "gaussian_mixture":
+        train_data, test_data = gaussian_mixture(
+            config.num_train, config.num_test, seed=config.data_seed, **config.mixture
+        )
+    elif config.dataset == "digits":
+        splits = data.load_digits(seed=config.data_seed, test_fraction=config.test_fraction)
+        train_data, test_data = splits["train"], splits["test"]
+    elif config.dataset == "cifar10":
+        train_data = data.load_cifar10("train", config.data_dir or None)
+        test_data = data.load_cifar10("test", config.data_dir or None)
+    else:
+        raise ValueError(
+            f"Unknown dataset {config.dataset!r}; valid: ['digits', 'cifar10', 'gaussian_mixture']."
+        )
+    train_limit, test_limit = config.get("train_limit"), config.get("test_limit")
+    if train_limit and train_limit < len(train_data["label"]):
+        train_data = data.batch_at(train_data, 0, train_limit, seed=config.data_seed)
+    n = len(test_data["label"])
+    order = np.random.default_rng(config.data_seed).permutation(n)[: test_limit or n]
+    if not 0.0 < config.heldout_fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be in (0, 1); got {config.heldout_fraction}.")
+    cut = int(round(len(order) * config.heldout_fraction))
+    heldout = {k: v[np.sort(order[:cut])] for k, v in test_data.items()}
+    evaluation = {k: v[np.sort(order[cut:])] for k, v in test_data.items()}
+    return train_data, heldout, evaluation
+
+
+# ----------------------------------------------------------------------------------------------
+# Pool members
+# ----------------------------------------------------------------------------------------------
+def _member_config(config: ml_collections.ConfigDict, spec: dict) -> ml_collections.ConfigDict:
+    unknown = sorted(set(spec) - set(_MEMBER_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown member key(s) {unknown}; allowed: {list(_MEMBER_KEYS)}.")
+    mc = ml_collections.ConfigDict(config.to_dict())
+    with mc.unlocked():
+        for k in ("model", *_MEMBER_KEYS[3:9]):
+            if k in spec:
+                mc[k] = spec[k]
+        mc.model_kwargs = ml_collections.ConfigDict(
+            dict(spec.get("model_kwargs") or {"num_classes": 10})
+        )
+        if mc.get("init_from_pytorch") == "pretrained":
+            mc.init_from_pytorch = os.path.join(
+                str(data.resolve_data_dir(config.data_dir or None)),
+                "weights",
+                "resnet20-12fca82f.npz",
+            )
+    return mc
+
+
+def build_model(name: str, kwargs: dict[str, Any]):
+    """A registered model (``get_model``) or a model class of ``efficient_jax.models`` by name
+    (e.g. ``"ResNet"`` with ``depth=8``, for depths the registry does not name)."""
+    if name in models.model_names():
+        return models.get_model(name, **kwargs)
+    cls = getattr(models, name, None)
+    if isinstance(cls, type) and issubclass(cls, nn.Module):
+        return cls(**kwargs)
+    raise ValueError(
+        f"Unknown model {name!r}; valid: {models.model_names()} or a Module class of "
+        "efficient_jax.models (e.g. 'ResNet', 'MLP')."
+    )
+
+
+def _train_member(mc, train_data, heldout, workdir) -> tuple[Any, Any]:
+    """Trains (or resumes, or just initialises) one member; returns ``(model, variables)``."""
+    mesh = parallel.make_mesh(mc.get("mesh_shape") or None)
+    model = build_model(mc.model, dict(mc.model_kwargs))
+    s = _pipeline.Setup(
+        config=mc,
+        model=model,
+        tx=train.make_optimizer(mc, max(int(mc.num_steps), 1)),
+        train_data=train_data,
+        test_data=heldout,
+        mesh=mesh,
+        preprocess=_pipeline.make_preprocess(mc),
+        sample_batch=data.batch_at(train_data, 0, mc.batch_size, seed=mc.seed),
+    )
+    if int(mc.num_steps) > 0:
+        state = classification.train_model(s, workdir, train.MetricWriter(workdir))
+    else:
+        state = _pipeline.init_state(s)
+    variables = jax.device_get(train.state_variables(state))
+    return model, variables
+
+
+def build_pool(config, train_data, heldout, evaluation, workdir) -> list[dict[str, Any]]:
+    """Trains/loads/derives every member and caches its logits; one dict per member."""
+    pool: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}
+    for raw in config.members:
+        spec = dict(raw)
+        name = spec.get("name")
+        if not name or name in by_name:
+            raise ValueError(f"Every member needs a unique name; got {name!r}.")
+        mc = _member_config(config, spec)
+        if spec.get("base"):
+            if spec["base"] not in by_name:
+                raise ValueError(
+                    f"Member {name!r}: base {spec['base']!r} must be an earlier member; "
+                    f"have {list(by_name)}."
+                )
+            base = by_name[spec["base"]]
+            model, variables, mc = base["model"], base["variables"], base["config"]
+        else:
+            mdir = os.path.join(workdir, "members", name)
+            model, variables = _train_member(mc, train_data, heldout, mdir)
+        bits = int(spec.get("quant_bits") or 0)
+        if bits:
+            params, _ = quant.quantize_weights(variables["params"], bits)
+            variables = {**variables, "params": params}
+        preprocess = _pipeline.make_preprocess(mc)
+        apply = model.apply
+        if spec.get("resolution"):
+            apply = cascade.at_resolution(apply, int(spec["resolution"]))
+
+        def apply_fn(v, x, train=False, _apply=apply, _pre=preprocess):
+            return _apply(v, _pre({"image": x}, None)["image"], train=train)
+
+        member = dict(name=name, model=model, config=mc, variables=variables, apply_fn=apply_fn)
+        member.update(_cached_logits(config, member, heldout, evaluation, workdir))
+        log.info(
+            "member %s: %.2f%% held-out, %.2f%% eval, %.3g FLOPs",
+            name,
+            100 * np.mean(member["heldout_logits"].argmax(-1) == heldout["label"]),
+            100 * np.mean(member["eval_logits"].argmax(-1) == evaluation["label"]),
+            member["flops"],
+        )
+        pool.append(member)
+        by_name[name] = member
+    return pool
+
+
+def _cached_logits(config, member, heldout, evaluation, workdir) -> dict[str, Any]:
+    path = os.path.join(workdir, "logits", f"{member['name']}.npz")
+    if os.path.exists(path):
+        with np.load(path) as f:
+            return {k: f[k] for k in ("heldout_logits", "eval_logits")} | {
+                "flops": float(f["flops"])
+            }
+    bs = config.eval_batch_size
+    out = {
+        "heldout_logits": cascade.compute_logits(
+            member["apply_fn"], member["variables"], heldout["image"], batch_size=bs
+        ),
+        "eval_logits": cascade.compute_logits(
+            member["apply_fn"], member["variables"], evaluation["image"], batch_size=bs
+        ),
+        "flops": float(
+            cascade.member_flops(member["apply_fn"], member["variables"], heldout["image"][:1])
+        ),
+    }
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **out)
+    os.replace(tmp, path)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Selection and evaluation
+# ----------------------------------------------------------------------------------------------
+def _evaluate(pool, labels, cand: cascade.CascadeCandidate, metric, combine) -> dict[str, Any]:
+    idx = list(cand.members)
+    logits = np.stack([pool[i]["eval_logits"] for i in idx])
+    flops = np.array([pool[i]["flops"] for i in idx])
+    m = cascade.cascade_metrics(
+        logits, labels, cand.choice.thresholds, flops, metric=metric, combine=combine
+    )
+    return {
+        "members": "+".join(pool[i]["name"] for i in idx),
+        "num_models": len(idx),
+        "thresholds": [float(t) for t in cand.choice.thresholds],
+        "heldout_accuracy": cand.choice.accuracy,
+        "heldout_avg_flops": cand.choice.avg_flops,
+        "feasible": bool(cand.choice.feasible),
+        "accuracy": float(m["accuracy"]),
+        "avg_flops": float(m["avg_flops"]),
+        "worst_flops": float(m["worst_flops"]),
+        "exit_fractions": [float(f) for f in m["exit_fractions"]],
+    }
+
+
+def _ensembles(pool, labels, max_models) -> list[dict[str, Any]]:
+    rows = []
+    for n in range(2, max_models + 1):
+        for combo in itertools.combinations(range(len(pool)), n):
+            ens = cascade.ensemble([pool[i]["eval_logits"] for i in combo])
+            rows.append(
+                {
+                    "members": "+".join(pool[i]["name"] for i in combo),
+                    "accuracy": float(np.mean(np.asarray(ens).argmax(-1) == labels)),
+                    "flops": float(sum(pool[i]["flops"] for i in combo)),
+                }
+            )
+    return rows
+
+
+def _per_example_latency(fn, args_of, xs) -> float:
+    jax.block_until_ready(fn(*args_of(xs[:1])))  # compile
+    times = []
+    for i in range(xs.shape[0]):
+        a = args_of(xs[i : i + 1])
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*a))
+        times.append(time.perf_counter() - t0)
+    return float(np.mean(times))
+
+
+def measure_latencies(pool, best_single, row, cand, evaluation, n) -> dict[str, float]:
+    """Mean batch-1 latency (s) of the best single model and of a cascade, on ``n`` examples."""
+    xs = jnp.asarray(evaluation["image"][:n])
+    single = pool[best_single]
+    f_single = jax.jit(single["apply_fn"])
+    members = [pool[i] for i in cand.members]
+    f_cas = jax.jit(
+        cascade.online_cascade([m["apply_fn"] for m in members], cand.choice.thresholds)
+    )
+    variables = [m["variables"] for m in members]
+    lat_single = _per_example_latency(f_single, lambda x: (single["variables"], x), xs)
+    lat_cas = _per_example_latency(f_cas, lambda x: (variables, x), xs)
+    return {"single": lat_single, "cascade": lat_cas}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Builds the pool, selects cascades on held-out logits, reports on the evaluation half."""
+    writer = train.MetricWriter(workdir)
+    writer.write_config(config)
+    # Data and pool.
+    train_data, heldout, evaluation = load_splits(config)
+    pool = build_pool(config, train_data, heldout, evaluation, workdir)
+    names = [m["name"] for m in pool]
+    y_h, y_e = heldout["label"], evaluation["label"]
+    flops = np.array([m["flops"] for m in pool])
+    acc_h = np.array([np.mean(m["heldout_logits"].argmax(-1) == y_h) for m in pool])
+    acc_e = np.array([np.mean(m["eval_logits"].argmax(-1) == y_e) for m in pool])
+    metric, combine = config.metric, config.combine
+    # Sweep every ordered tuple once on the held-out half.
+    sweeps = cascade.sweep_pool(
+        np.stack([m["heldout_logits"] for m in pool]),
+        y_h,
+        flops,
+        max_models=config.max_models,
+        num=config.get("grid_num") or None,
+        metric=metric,
+        combine=combine,
+        max_worst_flops=config.get("max_worst_flops") or None,
+    )
+    # The best single model (chosen on held-out) and the cascades that match it.
+    best = int(np.lexsort((flops, -acc_h))[0])
+    results: dict[str, Any] = {
+        f"{n}_{k}": v
+        for n, a, f in zip(names, acc_e, flops, strict=True)
+        for k, v in (("accuracy", float(a)), ("flops", float(f)))
+    }
+    detail_same: dict[int, dict] = {}
+    results.update(
+        best_single_accuracy=float(acc_e[best]),
+        best_single_flops=float(flops[best]),
+        heldout_size=len(y_h),
+        eval_size=len(y_e),
+    )
+    # Cascades of exactly n models: the cheapest at the best single model's held-out accuracy
+    # ("matched") and the most accurate within its FLOPs ("same FLOPs").
+    matched: dict[int, tuple[dict, cascade.CascadeCandidate]] = {}
+    for n in range(2, config.max_models + 1):
+        subset = [s for s in sweeps if len(s.members) == n]
+        if not subset:
+            continue
+        cand, _ = cascade.select_from_sweeps(subset, min_accuracy=float(acc_h[best]))
+        row = _evaluate(pool, y_e, cand, metric, combine)
+        matched[n] = (row, cand)
+        same, _ = cascade.select_from_sweeps(subset, max_flops=float(flops[best]))
+        same_row = _evaluate(pool, y_e, same, metric, combine)
+        results.update(
+            {
+                f"cascade{n}_accuracy": row["accuracy"],
+                f"cascade{n}_avg_flops": row["avg_flops"],
+                f"cascade{n}_worst_flops": row["worst_flops"],
+                f"cascade{n}_vs_best_single_flops_ratio": float(row["avg_flops"] / flops[best]),
+                f"cascade{n}_stage1_exit_fraction": row["exit_fractions"][0],
+                f"cascade{n}_same_flops_accuracy": same_row["accuracy"],
+                f"cascade{n}_same_flops_avg_flops": same_row["avg_flops"],
+            }
+        )
+        detail_same[n] = same_row
+    # Table 5.3 analogue: cascades at each single model's accuracy and FLOPs.
+    table = []
+    for i in np.argsort(flops):
+        same_acc, _ = cascade.select_from_sweeps(sweeps, min_accuracy=float(acc_h[i]))
+        same_cost, _ = cascade.select_from_sweeps(sweeps, max_flops=float(flops[i]))
+        table.append(
+            {
+                "single": names[i],
+                "single_accuracy": float(acc_e[i]),
+                "single_flops": float(flops[i]),
+                "same_accuracy": _evaluate(pool, y_e, same_acc, metric, combine),
+                "same_flops": _evaluate(pool, y_e, same_cost, metric, combine),
+            }
+        )
+    # FLOPs-budget sweep (the cascade curve) and ensembles.
+    budgets = np.geomspace(flops.min(), flops.sum(), config.num_budgets)
+    curve = [
+        _evaluate(
+            pool, y_e, cascade.select_from_sweeps(sweeps, max_flops=float(b))[0], metric, combine
+        )
+        for b in budgets
+    ]
+    ensembles = _ensembles(pool, y_e, config.max_models)
+    # The generic cost-aware harness: cascade curve vs the single models at equal FLOPs.
+    harness = cost.compare_at_equal_cost(
+        [cost.CostPoint(r["members"], r["accuracy"], r["avg_flops"]) for r in curve],
+        [
+            cost.CostPoint(n, float(a), float(f))
+            for n, a, f in zip(names, acc_e, flops, strict=True)
+        ],
+    )
+    # Latency of the largest matched cascade vs the best single model (batch 1, CPU).
+    if config.measure_latency and matched:
+        row, cand = matched[max(matched)]
+        lat = measure_latencies(pool, best, row, cand, evaluation, config.latency_examples)
+        results["best_single_latency_ms"] = 1e3 * lat["single"]
+        results["cascade_latency_ms"] = 1e3 * lat["cascade"]
+        results["cascade_vs_best_single_latency_ratio"] = lat["cascade"] / lat["single"]
+    # Outputs.
+    singles = [
+        {"name": n, "accuracy": float(a), "heldout_accuracy": float(h), "flops": float(f)}
+        for n, a, h, f in zip(names, acc_e, acc_h, flops, strict=True)
+    ]
+    detail = {
+        "singles": singles,
+        "best_single": names[best],
+        "matched": {str(n): r for n, (r, _) in matched.items()},
+        "same_flops": {str(n): r for n, r in detail_same.items()},
+        "table": table,
+        "curve": curve,
+        "ensembles": ensembles,
+        "harness": harness,
+    }
+    with open(os.path.join(workdir, "cascades.json"), "w") as f:
+        json.dump(detail, f, indent=1)
+    _cascade_report.plot_accuracy_vs_flops(
+        detail, os.path.join(workdir, "cascade_acc_vs_flops.png"), title=config.get("title", "")
+    )
+    with open(os.path.join(workdir, "report.md"), "w") as f:
+        f.write(_cascade_report.markdown(detail))
+    writer.write_results(results)
+    log.info("results: %s", results)
+    return results
