@@ -100,7 +100,8 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
     train_data, test_data = load_data(config)
     model_kwargs = dict(config.get("model_kwargs") or {})
     model = models.get_model(config.model, **model_kwargs)
-    tx = train.make_optimizer(config, config.num_steps)
+    # num_steps == 0 is valid for trainers that only evaluate (e.g. post-training quantization).
+    tx = train.make_optimizer(config, config.num_steps) if config.num_steps else optax.identity()
     sample = data.batch_at(train_data, 0, config.batch_size, seed=config.seed)
     return Setup(config, model, tx, train_data, test_data, mesh, make_preprocess(config), sample)
 
