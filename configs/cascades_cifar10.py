@@ -78,6 +78,15 @@ def get_config(arg=None):
     config.combine = "logits"
     config.max_worst_flops = 0.0
     config.num_budgets = 16
+    # Named cascades matched to their last member: compressed → FP, self-cascades (Sec. 5.7).
+    config.fixed_cascades = [
+        ("r20_int4", "r20"),
+        ("r20_24px", "r20"),
+        ("r20_16px", "r20"),
+        ("r20_24px", "r20_28px"),
+    ]
+    # Each named cascade is evaluated with the running mean of logits and with "last" (no mean).
+    config.fixed_combines = ("logits", "last")
     config.measure_latency = True
     config.latency_examples = 100
     if arg["gpu"]:
@@ -87,6 +96,7 @@ def get_config(arg=None):
         config.test_limit = 1000
         config.train_limit = 2000
         config.members = [config.members[0], config.members[2], dict(lenet, name="lenet_s0")]
+        config.fixed_cascades = [("r20_24px", "r20")]
         config.members[2]["num_steps"] = 20
         config.batch_size = 32
         config.max_models = 2

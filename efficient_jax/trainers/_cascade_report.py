@@ -101,6 +101,20 @@ def markdown(detail: dict[str, Any]) -> str:
     ]
     for n, row in sorted(detail.get("same_flops", {}).items()):
         lines.append(f"| {n} | {_fmt(row)} |")
+    if detail.get("fixed"):
+        lines += [
+            "",
+            "Named cascades, thresholds matched on held-out to their last member's accuracy:",
+            "",
+            "| cascade | accuracy % | avg FLOPs | worst FLOPs | exits % per stage | last member "
+            "alone % | FLOPs vs last member | combine | target met on held-out |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in detail["fixed"]:
+            lines.append(
+                f"| {_fmt(row)} | {100 * row['reference_accuracy']:.2f} | "
+                f"{row['flops_ratio']:.3f}× | {row['combine']} | {row['feasible']} |"
+            )
     lines += [
         "",
         "| single | acc % | FLOPs | cascade @ ≤ FLOPs | acc % | avg FLOPs | Δ acc | "

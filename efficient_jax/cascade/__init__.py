@@ -1,0 +1,86 @@
+"""Committees: ensembles, cascades, threshold search and model selection from cached logits.
+
+Wang (2022) Ch. 5 / "Wisdom of Committees" (ICLR 2022): ensembles and early-exit cascades of
+independently trained models, evaluated without re-running any model, with thresholds and
+members chosen on held-out logits under accuracy or FLOPs targets.
+"""
+
+from efficient_jax.cascade._cascade import (
+    COMBINES,
+    METRICS,
+    NEVER_EXIT,
+    CascadeOutput,
+    StageTable,
+    cascade,
+    cascade_from_table,
+    cascade_metrics,
+    check_thresholds,
+    confidence,
+    ensemble,
+    exit_stages,
+    expected_flops,
+    running_means,
+    stack_logits,
+    stage_table,
+    summarize,
+    worst_case_flops,
+)
+from efficient_jax.cascade._members import (
+    at_resolution,
+    compute_logits,
+    member_flops,
+    online_cascade,
+    resize_images,
+)
+from efficient_jax.cascade._search import (
+    CascadeCandidate,
+    Sweep,
+    ThresholdChoice,
+    candidate_thresholds,
+    grid_metrics,
+    ordered_subsets,
+    pick,
+    search_thresholds,
+    select_cascade,
+    select_from_sweeps,
+    sweep_pool,
+    threshold_grid,
+)
+
+__all__ = [
+    "COMBINES",
+    "METRICS",
+    "NEVER_EXIT",
+    "CascadeCandidate",
+    "CascadeOutput",
+    "StageTable",
+    "Sweep",
+    "ThresholdChoice",
+    "at_resolution",
+    "candidate_thresholds",
+    "cascade",
+    "cascade_from_table",
+    "cascade_metrics",
+    "check_thresholds",
+    "compute_logits",
+    "confidence",
+    "ensemble",
+    "exit_stages",
+    "expected_flops",
+    "grid_metrics",
+    "member_flops",
+    "online_cascade",
+    "ordered_subsets",
+    "pick",
+    "resize_images",
+    "running_means",
+    "search_thresholds",
+    "select_cascade",
+    "select_from_sweeps",
+    "stack_logits",
+    "stage_table",
+    "summarize",
+    "sweep_pool",
+    "threshold_grid",
+    "worst_case_flops",
+]
