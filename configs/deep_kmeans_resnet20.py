@@ -13,8 +13,9 @@ every 50 steps, 10k training images, 2000 test images, λ = 0.1 at every CR plus
 ``:runlocal`` is a 2-step smoke variant.
 
 Expected: base 81.03% (JPEG test set); the thesis (TT-conv CR 2: +0.05; WRN CR 45: −1.63 vs WR
-−16.02) predicts ≈ 0 drop at CR 2 and re-trained ≪ WR at high CR. Runtime: GPU ~1 h; `cpu` ~25
-min on 2 CPU cores.
+−16.02) predicts ≈ 0 drop at CR 2 and re-trained ≪ WR at high CR; measured `cpu` numbers in
+docs/results_sharing.md. Runtime: GPU ~1 h (estimate, not run); `cpu` ~35 min on 2 busy CPU cores
+(~5 min per re-training run).
 """
 
 import ml_collections

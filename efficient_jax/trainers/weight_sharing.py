@@ -38,7 +38,10 @@ log = logging.getLogger("efficient_jax")
 def _base_variables(config, s: _pipeline.Setup, workdir: str, writer) -> dict:
     if config.get("init_from_pytorch"):
         _, variables = models.load_pytorch_resnet(config.init_from_pytorch)
-        return {k: variables[k] for k in ("params", "batch_stats") if k in variables}
+        # Host copies: the train step donates its state, which must not delete the base weights.
+        return jax.device_get(
+            {k: variables[k] for k in ("params", "batch_stats") if k in variables}
+        )
     pre = ml_collections.ConfigDict(config.to_dict())
     pre.num_steps = config.pretrain_steps
     pre.optimizer = config.pretrain_optimizer
@@ -118,11 +121,11 @@ def _plot(results: dict, ratios, strengths, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(ratios, [-results[f"cr{r:g}/wr/drop"] for r in ratios], "o-", label="WR")
+    ax.plot(ratios, [-100 * results[f"cr{r:g}/wr/drop"] for r in ratios], "o-", label="WR")
     lam = strengths[0]
     ax.plot(
         ratios,
-        [-results[f"cr{r:g}/lam{lam:g}/drop"] for r in ratios],
+        [-100 * results[f"cr{r:g}/lam{lam:g}/drop"] for r in ratios],
         "s-",
         label=f"re-trained λ={lam:g}",
     )
