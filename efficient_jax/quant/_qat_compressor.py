@@ -72,11 +72,16 @@ def qat_compressor(preset: str, *, steps: int = 200, learning_rate: float = 1e-3
         return CompressionResult(
             serving,
             cost.model_bytes_from_tree(serving),
-            info={"qat_steps": steps},
+            info={"qat_steps": steps, **_bits(rules[-1])},
             apply_fn=serve,
         )
 
     return compress
+
+
+def _bits(rule) -> dict[str, int]:
+    out = {"weight_bits": rule.weight_bits} if rule.weight else {}
+    return out | ({"act_bits": rule.act_bits} if rule.act else {})
 
 
 register_compressor("lsq_w4a4_qat")(qat_compressor("lsq_w4a4"))
