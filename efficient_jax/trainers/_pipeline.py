@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -165,8 +164,7 @@ def make_evaluator(
     ``apply_fn(variables, *args, train=False, **kwargs)`` replaces ``s.model.apply`` (e.g. a
     compressor's serving forward).
     """
-    model = s.model if apply_fn is None else types.SimpleNamespace(apply=apply_fn)
-    eval_step = train.make_eval_step(model)
+    eval_step = train.make_eval_step(s.model if apply_fn is None else apply_fn)
     jitted = jax.jit(lambda v, b: eval_step(v, s.preprocess(b, None)))
     split = s.test_data if split is None else split
 
