@@ -17,23 +17,20 @@ a short schedule. Runtime on 2 CPU cores: PTQ ~1 min; 600 QAT steps at batch 64 
 does the full schedule, ``steps=20000``, in minutes).
 """
 
+import pathlib
+
 import ml_collections
 
-from efficient_jax.core import parse_arg
+from efficient_jax.core import load_config, parse_arg
+
+FLOAT_CONFIG = pathlib.Path(__file__).with_name("resnet20_cifar10.py")
 
 
 def get_config(arg=None):
     arg = parse_arg(arg, preset="lsq_w4a4", steps=600, runlocal=False)
-    config = ml_collections.ConfigDict()
+    # The float model's config (data, model, augmentation, optimizer), with the QAT fields on top.
+    config = load_config(str(FLOAT_CONFIG))
     config.trainer = "qat"
-    config.seed = 0
-    config.dataset = "cifar10"
-    config.data_dir = ""
-    config.train_limit = 0
-    config.test_limit = 0
-    config.augment = True
-    config.model = "resnet20"
-    config.model_kwargs = ml_collections.ConfigDict({"num_classes": 10})
     # The float model: PyTorch weights (default: $EFFICIENT_JAX_DATA/weights/...).
     config.init_from_pytorch = "{data_dir}/weights/resnet20-12fca82f.npz"
     config.float_workdir = ""
@@ -51,21 +48,14 @@ def get_config(arg=None):
     # Distillation from the float model: loss = alpha * KD + (1 - alpha) * CE.
     config.kd_alpha = 0.5
     config.kd_temperature = 1.0
-    config.optimizer = "sgd"
     config.learning_rate = 0.01
-    config.schedule = "cosine"
-    config.warmup_steps = 0
-    config.momentum = 0.9
     config.weight_decay = 5e-5
-    config.grad_clip = 0.0
     config.batch_size = 64
     config.eval_batch_size = 500
     config.num_steps = arg["steps"]
     config.log_every = 50
     config.eval_every = 0
     config.checkpoint_every = 200
-    config.max_checkpoints = 2
-    config.mesh_shape = None
     if arg["runlocal"]:
         config.train_limit = 256
         config.test_limit = 128

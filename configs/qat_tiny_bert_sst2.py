@@ -16,34 +16,20 @@ TernaryBERT) weights with KD within ~1–2 pt after 1,000 steps. Runtime: ~5 min
 cores.
 """
 
+import pathlib
+
 import ml_collections
 
-from efficient_jax.core import parse_arg
+from efficient_jax.core import load_config, parse_arg
+
+FLOAT_CONFIG = pathlib.Path(__file__).with_name("tiny_bert_sst2.py")
 
 
 def get_config(arg=None):
     arg = parse_arg(arg, preset="lsq_w4a8", steps=1000, runlocal=False)
-    config = ml_collections.ConfigDict()
+    # The float model's config (data, model, batch sizes), with the QAT fields on top.
+    config = load_config(f"{FLOAT_CONFIG}:runlocal" if arg["runlocal"] else str(FLOAT_CONFIG))
     config.trainer = "qat"
-    config.seed = 0
-    config.dataset = "sst2"
-    config.data_dir = ""
-    config.max_length = 64
-    config.train_limit = 0
-    config.test_limit = 0
-    config.augment = False
-    config.model = "tiny_bert"
-    config.model_kwargs = ml_collections.ConfigDict(
-        {
-            "hidden_size": 128,
-            "num_layers": 2,
-            "num_heads": 2,
-            "intermediate_size": 512,
-            "max_position": 64,
-            "num_classes": 2,
-        }
-    )
-    config.init_from_pytorch = ""
     # A finished run of configs/tiny_bert_sst2.py (same model_kwargs), or float_steps > 0.
     config.float_workdir = ""
     config.float_steps = 0
@@ -57,29 +43,14 @@ def get_config(arg=None):
     config.calib_batches = 8
     config.kd_alpha = 1.0
     config.kd_temperature = 1.0
-    config.optimizer = "adamw"
     config.learning_rate = 2e-4
-    config.schedule = "linear"
     config.warmup_steps = 0
-    config.momentum = 0.9
     config.weight_decay = 0.0
-    config.grad_clip = 1.0
-    config.batch_size = 64
-    config.eval_batch_size = 128
     config.num_steps = arg["steps"]
-    config.log_every = 100
     config.eval_every = 0
     config.checkpoint_every = 500
-    config.max_checkpoints = 2
-    config.mesh_shape = None
     if arg["runlocal"]:
-        config.train_limit = 256
-        config.test_limit = 64
-        config.model_kwargs.hidden_size = 32
-        config.model_kwargs.intermediate_size = 64
         config.float_steps = 4
-        config.batch_size = 16
-        config.eval_batch_size = 32
         config.calib_batches = 2
         config.num_steps = min(arg["steps"], 4)
         config.log_every = 2
