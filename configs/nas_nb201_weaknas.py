@@ -48,8 +48,9 @@ def get_config(arg=None):
     # WeakNAS (thesis NB201: M0 = 50 per the official README, M = 10 from the Top-100).
     config.weaknas = ml_collections.ConfigDict(
         dict(m0=50, m=10, top_n=100, sampling="uniform", hidden=(arg["hidden"],) * 4, epochs=200,
-             batched=True, chunk=25)
+             n_iter_no_change=0, batched=True, chunk=25)
     )  # fmt: skip
+    # n_iter_no_change=10: stop by scikit-learn's rule as the official code does (0: all epochs).
     # NA-RS (Wang Ch. 3: T = 100 steps, d = 1, n_nbr = 10).
     config.nars = ml_collections.ConfigDict(dict(n_nbr=10, distance=1, aggregation="mean"))
     if arg["benchmark"] == "nb101":

@@ -55,7 +55,11 @@ def make_oracle(config):
 
 
 def _predictor(config):
-    return MLPPredictor(hidden=tuple(config.weaknas.hidden), epochs=config.weaknas.epochs)
+    return MLPPredictor(
+        hidden=tuple(config.weaknas.hidden),
+        epochs=config.weaknas.epochs,
+        n_iter_no_change=config.weaknas.get("n_iter_no_change", 0) or None,
+    )
 
 
 def make_searcher(name, pool, config):

@@ -1,10 +1,11 @@
 """WeakNAS on NB201: our JAX MLP predictor (vmapped over runs) vs scikit-learn's MLPRegressor.
 
 The baseline is the official WeakNAS predictor, ``MLPRegressor(hidden_layer_sizes=(1000,)*4)``
-(sklearn defaults: Adam lr 1e-3, alpha 1e-4, batch min(200, n), up to 200 epochs with early
-stopping on the training loss), run one run after another. Ours runs the same loop
-(M0 initial samples, then M from the predicted Top-N per iteration, fresh predictor each
-iteration) with all runs in lock-step, the MLP fit/predict vmapped over runs
+(sklearn defaults: Adam lr 1e-3, alpha 1e-4, batch min(200, n), up to 200 epochs, stopping when the
+epoch training loss has not improved by 1e-4 for more than 10 epochs), run one run after another.
+Both sides train with that same rule (``--n_iter_no_change 0`` trains all 200 epochs on both).
+Ours runs the same loop (M0 initial samples, then M from the predicted Top-N per iteration, fresh
+predictor each iteration) with all runs in lock-step, the MLP fit/predict vmapped over runs
 (:func:`efficient_jax.nas.search.weaknas_batched`). Sample efficiency is compared by the test
 regret of the best-by-validation architecture at the budget and the fraction of runs that
 queried a test-optimal cell.
@@ -56,6 +57,7 @@ def main():
     ap.add_argument("--m0", type=int, default=50)
     ap.add_argument("--m", type=int, default=10)
     ap.add_argument("--top_n", type=int, default=100)
+    ap.add_argument("--n_iter_no_change", type=int, default=10, help="0: no early stop")
     ap.add_argument("--data_dir", default=None)
     args = ap.parse_args()
     sk_runs = args.sk_runs or args.runs
@@ -72,12 +74,14 @@ def main():
     t0 = time.perf_counter()
     ours = search.weaknas_batched(
         jax.random.key(0), enc, oracle.search_values, runs=args.runs, budget=args.budget,
-        predictor=MLPPredictor(hidden=hidden), pad_to=args.budget, **kw,
+        predictor=MLPPredictor(hidden=hidden, n_iter_no_change=args.n_iter_no_change or None),
+        pad_to=args.budget, **kw,
     )  # fmt: skip
     t_ours = time.perf_counter() - t0
 
     # Baseline: sklearn MLPRegressor, one run after another, same loop via the ask/tell WeakNAS.
-    sk = SklearnPredictor("mlp", {"hidden_layer_sizes": hidden})
+    stop = args.n_iter_no_change or 1000  # 1000 > max_iter: the rule never fires
+    sk = SklearnPredictor("mlp", {"hidden_layer_sizes": hidden, "n_iter_no_change": stop})
     t0 = time.perf_counter()
     base = []
     for r in range(sk_runs):
@@ -97,6 +101,7 @@ def main():
         "budget": args.budget,
         "hidden": args.hidden,
         "layers": args.layers,
+        "n_iter_no_change": args.n_iter_no_change,
         "seconds_per_run_ours": per_ours,
         "seconds_per_run_sklearn": per_sk,
         "jax_vs_sklearn_ratio": per_ours / per_sk,

@@ -54,3 +54,41 @@ def test_mlp_vmaps_over_runs_with_padding():
 def test_unknown_sklearn_kind():
     with pytest.raises(ValueError, match="Unknown sklearn predictor"):
         SklearnPredictor("svm")
+
+
+def test_sklearn_stopping_rule_stops_at_the_expected_epoch():
+    # tol huge: epoch 1 sets the best loss, every later epoch counts as "no improvement", so the
+    # rule stops after 1 + (n_iter_no_change + 1) epochs; full batch makes the RNG irrelevant.
+    x, y = _data(40)
+    mask = jnp.ones(40, bool)
+    kw = dict(hidden=(16,), batch_size=200)
+    stopped, *_ = mlp_fit(
+        jax.random.key(0), x, y, mask, epochs=50, tol=1e9, n_iter_no_change=3, **kw
+    )
+    fixed5, *_ = mlp_fit(jax.random.key(0), x, y, mask, epochs=5, **kw)
+    fixed6, *_ = mlp_fit(jax.random.key(0), x, y, mask, epochs=6, **kw)
+    for a, b in zip(jax.tree.leaves(stopped), jax.tree.leaves(fixed5)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(stopped[0]["w"], fixed6[0]["w"])
+    # Never triggered: identical to training every epoch.
+    never, *_ = mlp_fit(
+        jax.random.key(0), x, y, mask, epochs=30, tol=-1e9, n_iter_no_change=2, **kw
+    )
+    full, *_ = mlp_fit(jax.random.key(0), x, y, mask, epochs=30, **kw)
+    for a, b in zip(jax.tree.leaves(never), jax.tree.leaves(full)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_sklearn_stopping_rule_is_per_member_under_vmap():
+    x, y = _data(40)
+    mask = jnp.ones(40, bool)
+    kw = dict(hidden=(16,), batch_size=200, epochs=60, tol=1e-3, n_iter_no_change=2)
+    # A constant target converges at once; the real one keeps improving for longer.
+    ys = jnp.stack([jnp.zeros_like(y), y])
+    both, *_ = jax.vmap(lambda t: mlp_fit(jax.random.key(1), x, t, mask, **kw))(ys)
+    for i in range(2):
+        solo, *_ = mlp_fit(jax.random.key(1), x, ys[i], mask, **kw)
+        for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(solo)):
+            np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-6)
+    full, *_ = mlp_fit(jax.random.key(1), x, ys[0], mask, **{**kw, "n_iter_no_change": None})
+    assert not np.allclose(both[0]["w"][0], full[0]["w"])

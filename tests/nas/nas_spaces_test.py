@@ -4,13 +4,18 @@ import jax
 import numpy as np
 import pytest
 
+from efficient_jax.nas import search
+from efficient_jax.nas.predictors import MLPPredictor
 from efficient_jax.nas.spaces import (
     NB201_SIZE,
     NB101Cell,
     NB201Cell,
     ProductSpace,
+    channel_space,
+    mobilenet_space,
     nb201_all_cells,
     nb201_neighbor_table,
+    sample_pool,
 )
 
 
@@ -106,3 +111,50 @@ def test_product_space():
     with pytest.raises(ValueError, match="out of range"):
         space.arch((3, 0, 0))
     np.testing.assert_array_equal(space.arch((0, 1, 1)).values, (3, 6, 1.0))
+
+
+def test_mobilenet_space_shape_and_validation():
+    space = mobilenet_space()
+    assert len(space.names) == 5 + 5 * 4 * 2 and space.size == 3**45
+    arch = space.sample(jax.random.key(1))
+    assert arch.encode().shape == (135,) and len(arch.neighbors()) == 45 * 2
+    assert set(arch.values[:5]) <= {2, 3, 4}
+    with pytest.raises(ValueError, match="depths must lie"):
+        mobilenet_space(max_depth=3, depths=(2, 3, 4))
+
+
+def test_channel_space_widths_and_validation():
+    space = channel_space({"a": 16, "b": 64}, multipliers=(0.25, 0.5, 1.0), divisor=8)
+    assert space.choices == ((8, 16), (16, 32, 64))
+    with pytest.raises(ValueError, match="multipliers"):
+        channel_space({"a": 16}, multipliers=(0.0, 1.0))
+    with pytest.raises(ValueError, match="at least one"):
+        channel_space({})
+
+
+def test_weaknas_searches_a_sampled_product_pool():
+    # Open-domain protocol: a uniform pool of the space, a synthetic objective with structure.
+    space = channel_space({f"l{i}": 32 for i in range(6)}, multipliers=(0.25, 0.5, 0.75, 1.0))
+    archs = sample_pool(space, jax.random.key(0), 500)
+    enc = np.stack([a.encode() for a in archs])
+    coef = np.linspace(1.0, 2.0, 6)
+    score = np.array([coef @ np.array(a.values) for a in archs], np.float32)  # wider is better
+    pool = search.Pool.from_encodings(enc)
+    top = score >= np.quantile(score, 0.99)  # the best 1% of the pool
+
+    class View:
+        maximize = True
+
+        def query(self, rows):
+            return score[rows]
+
+    def hits(make, seed):
+        out = search.run_search(make(), View(), budget=60, key=jax.random.key(seed))
+        return bool(top[out["trace"]].any())
+
+    pred = MLPPredictor(hidden=(32,), epochs=50)
+    weak = [hits(lambda: search.WeakNAS(pool, m0=20, m=20, top_n=20, predictor=pred), s)
+            for s in range(4)]  # fmt: skip
+    rand = [hits(lambda: search.RandomSearch(pool), s) for s in range(4)]
+    # Random search finds a top-1% row within 60 queries with probability 1 - 0.99**60 = 45%.
+    assert sum(weak) == 4 and sum(weak) > sum(rand), (weak, rand)

@@ -2,8 +2,11 @@
 
 The defaults mirror the WeakNAS official code, which uses scikit-learn's
 ``MLPRegressor(hidden_layer_sizes=(1000,)*4)``: ReLU, Glorot-uniform init, Adam (lr 1e-3),
-L2 penalty ``alpha/(2 n_batch)·‖W‖²`` with alpha 1e-4, minibatches of ``min(200, n)``, 200 epochs.
-Labels are z-scored inside :func:`mlp_fit`.
+L2 penalty ``alpha/(2 n_batch)·‖W‖²`` with alpha 1e-4, minibatches of ``min(200, n)``, at most 200
+epochs. With ``n_iter_no_change=10`` training also stops by scikit-learn's rule (the epoch loss did
+not improve on the best by more than ``tol`` for more than 10 epochs), which is what the official
+code runs; the default (``None``) always trains all epochs. Labels are z-scored inside
+:func:`mlp_fit`.
 
 Reference: Wu et al., "Stronger NAS with Weaker Predictors" (WeakNAS), NeurIPS 2021.
 """
@@ -38,9 +41,15 @@ def mlp_apply(params: list[dict], x: jax.Array) -> jax.Array:
     return (x @ params[-1]["w"] + params[-1]["b"])[..., 0]
 
 
+_BUCKET = 64
+
+
 @functools.partial(
-    jax.jit, static_argnames=("hidden", "epochs", "batch_size", "learning_rate", "l2")
-)
+    jax.jit,
+    static_argnames=(
+        "hidden", "epochs", "batch_size", "learning_rate", "l2", "tol", "n_iter_no_change"
+    ),
+)  # fmt: skip
 def mlp_fit(
     key: jax.Array,
     x: jax.Array,
@@ -52,6 +61,8 @@ def mlp_fit(
     batch_size: int = 200,
     learning_rate: float = 1e-3,
     l2: float = 1e-4,
+    tol: float = 1e-4,
+    n_iter_no_change: int | None = None,
 ) -> tuple[list[dict], jax.Array, jax.Array]:
     """Fits one MLP on the rows of ``x`` where ``mask`` is True (padding rows are ignored).
 
@@ -60,7 +71,11 @@ def mlp_fit(
     Args:
       key: PRNG key (init and minibatch draws).
       x: ``(n, d)`` encodings; y: ``(n,)`` labels; mask: ``(n,)`` valid rows.
-      hidden, epochs, batch_size, learning_rate, l2: as sklearn's ``MLPRegressor``.
+      hidden, epochs, batch_size, learning_rate, l2: as sklearn's ``MLPRegressor`` (``epochs`` is
+        its ``max_iter``).
+      tol, n_iter_no_change: sklearn's stopping rule on the epoch training loss; ``None`` trains
+        all ``epochs``. Under ``vmap`` each member stops at its own epoch (finished members are
+        held fixed while the others go on).
 
     Returns:
       ``(params, y_mean, y_std)``; predictions are ``mlp_apply(params, x) * y_std + y_mean``.
@@ -98,11 +113,31 @@ def mlp_fit(
         else:
             idx = jax.random.choice(k, n, (bs,), p=probs)
             xb, yb, wb = x[idx], yz[idx], jnp.ones(bs)
-        g = jax.grad(loss_fn)(p, xb, yb, wb)
+        loss, g = jax.value_and_grad(loss_fn)(p, xb, yb, wb)
         upd, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, upd), s), None
+        return (optax.apply_updates(p, upd), s), loss
 
-    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(k_loop, steps))
+    carry = (params, opt.init(params))
+    if n_iter_no_change is None:
+        (params, _), _ = jax.lax.scan(step, carry, jax.random.split(k_loop, steps))
+        return params, y_mean, y_std
+
+    per_epoch = steps // epochs
+
+    def epoch_cond(state):
+        _, epoch, _, bad, _ = state
+        return (epoch < epochs) & (bad <= n_iter_no_change)
+
+    def epoch_body(state):
+        carry, epoch, best, bad, k = state
+        k, k_epoch = jax.random.split(k)
+        carry, losses = jax.lax.scan(step, carry, jax.random.split(k_epoch, per_epoch))
+        loss = losses.mean()
+        bad = jnp.where(loss > best - tol, bad + 1, 0)
+        return carry, epoch + 1, jnp.minimum(best, loss), bad, k
+
+    init = (carry, jnp.int32(0), jnp.float32(jnp.inf), jnp.int32(0), k_loop)
+    (params, _), *_ = jax.lax.while_loop(epoch_cond, epoch_body, init)
     return params, y_mean, y_std
 
 
@@ -132,6 +167,8 @@ class MLPPredictor:
     learning_rate: float = 1e-3
     l2: float = 1e-4
     ensemble: int = 1
+    tol: float = 1e-4
+    n_iter_no_change: int | None = None
 
     def _kwargs(self):
         return dict(
@@ -140,6 +177,8 @@ class MLPPredictor:
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             l2=self.l2,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
         )
 
     def fit(self, x, y, *, key: jax.Array):
@@ -147,9 +186,18 @@ class MLPPredictor:
         y = jnp.asarray(y, jnp.float32)
         if x.ndim != 2 or y.shape != x.shape[:1] or x.shape[0] == 0:
             raise ValueError(f"fit needs x (n, d) and y (n,) with n > 0; got {x.shape}, {y.shape}.")
+        n = len(y)
+        # Pad rows to a bucket so that a search growing n by a few rows per iteration reuses one
+        # compilation per bucket; padding rows are masked out. Up to ``batch_size`` the bucket
+        # is capped so that full-batch training (and its result) is unchanged.
+        size = -(-n // _BUCKET) * _BUCKET
+        size = min(size, self.batch_size) if n <= self.batch_size else size
+        x = jnp.zeros((size, x.shape[1]), x.dtype).at[:n].set(x)
+        y = jnp.zeros(size, y.dtype).at[:n].set(y)
+        mask = jnp.arange(size) < n
         keys = jax.random.split(key, self.ensemble)
         fit = functools.partial(mlp_fit, **self._kwargs())
-        return jax.vmap(fit, in_axes=(0, None, None, None))(keys, x, y, jnp.ones(len(y), bool))
+        return jax.vmap(fit, in_axes=(0, None, None, None))(keys, x, y, mask)
 
     def predict(self, state, x) -> tuple[np.ndarray, np.ndarray]:
         params, m, s = state

@@ -18,7 +18,13 @@ from efficient_jax.nas.spaces._nb201 import (
     nb201_all_cells,
     nb201_neighbor_table,
 )
-from efficient_jax.nas.spaces._product import ProductArch, ProductSpace
+from efficient_jax.nas.spaces._product import (
+    ProductArch,
+    ProductSpace,
+    channel_space,
+    mobilenet_space,
+    sample_pool,
+)
 
 __all__ = [
     "NB101_OPS",
@@ -29,6 +35,9 @@ __all__ = [
     "NB201Cell",
     "ProductArch",
     "ProductSpace",
+    "channel_space",
+    "mobilenet_space",
     "nb201_all_cells",
     "nb201_neighbor_table",
+    "sample_pool",
 ]
