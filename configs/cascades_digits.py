@@ -4,6 +4,10 @@ Command:
   python -m efficient_jax.main --config=configs/cascades_digits.py --workdir=/tmp/ej_cascades_digits
 CPU smoke variant (3 tiny members, 20 steps each):
   python -m efficient_jax.main --config=configs/cascades_digits.py:runlocal --workdir=/tmp/ej_cd_s
+ResNet pool (the issue's ResNet-20/32/44/56 depth and width family, trained on CPU on digits;
+4-model cascades searched):
+  python -m efficient_jax.main --config=configs/cascades_digits.py:resnets \
+      --workdir=/tmp/ej_cascades_digits_resnets
 
 The pool: 1-hidden-layer MLPs of width 8…256 (a width-scaled family), a 2-layer MLP and LeNet-5,
 each trained for 600 Adam steps on 898 digits; the 899 test digits are halved into a held-out
@@ -24,7 +28,7 @@ def _mlp(name, widths, seed=0):
 
 
 def get_config(arg=None):
-    arg = parse_arg(arg, runlocal=False)
+    arg = parse_arg(arg, runlocal=False, resnets=False)
     config = ml_collections.ConfigDict()
     config.trainer = "cascades"
     config.title = "digits: MLP/LeNet pool"
@@ -75,6 +79,18 @@ def get_config(arg=None):
     config.num_budgets = 16
     config.measure_latency = True
     config.latency_examples = 200
+    if arg["resnets"]:
+        config.title = "digits: ResNet depth/width pool"
+        resnets = [
+            dict(name=f"r{d}", model=f"resnet{d}", model_kwargs=dict(num_classes=10))
+            for d in (20, 32, 44, 56)
+        ]
+        narrow = [
+            dict(name=f"r20_w{w}", model="resnet20", model_kwargs=dict(num_classes=10, width=w))
+            for w in (8, 4)
+        ]
+        config.members = resnets + narrow + [config.members[2], config.members[7]]
+        config.max_models = 4
     if arg["runlocal"]:
         config.members = config.members[:2] + [config.members[4]]
         config.num_steps = 20

@@ -83,6 +83,8 @@ class ResNet(nn.Module):
     Attributes:
       depth: total number of weighted layers, ``6n + 2`` (20, 32, 44, 56, 110, ...).
       num_classes: number of output logits.
+      width: channels of the first stage (the stages have ``width, 2·width, 4·width``); 16 is
+        the paper's network, other values give the width-scaled family of cost-aware comparisons.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -100,6 +102,7 @@ class ResNet(nn.Module):
 
     depth: int = 20
     num_classes: int = 10
+    width: int = 16
 
     def __post_init__(self):
         is_int = isinstance(self.depth, numbers.Integral) and not isinstance(self.depth, bool)
@@ -110,6 +113,8 @@ class ResNet(nn.Module):
             )
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer; got {self.num_classes}.")
+        if self.width < 1:
+            raise ValueError(f"width must be a positive integer; got {self.width}.")
         super().__post_init__()
 
     @property
@@ -120,8 +125,9 @@ class ResNet(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if x.ndim != 4:
             raise ValueError(f"ResNet expects NHWC images (N, H, W, C); got shape {x.shape}.")
-        x = nn.relu(_batch_norm(train, "bn1")(_conv3x3(16, 1, "conv1")(x)))
-        for stage, planes in enumerate((16, 32, 64)):
+        w = self.width
+        x = nn.relu(_batch_norm(train, "bn1")(_conv3x3(w, 1, "conv1")(x)))
+        for stage, planes in enumerate((w, 2 * w, 4 * w)):
             for j in range(self.blocks_per_stage):
                 stride = 2 if stage > 0 and j == 0 else 1
                 x = BasicBlock(planes, stride, name=f"layer{stage + 1}_{j}")(x, train)
@@ -129,21 +135,21 @@ class ResNet(nn.Module):
         return nn.Dense(self.num_classes, kernel_init=_kaiming_normal, name="linear")(x)
 
 
-def resnet20(num_classes: int = 10) -> ResNet:
-    """ResNet-20 (0.27M parameters)."""
-    return ResNet(depth=20, num_classes=num_classes)
+def resnet20(num_classes: int = 10, width: int = 16) -> ResNet:
+    """ResNet-20 (0.27M parameters at ``width=16``)."""
+    return ResNet(depth=20, num_classes=num_classes, width=width)
 
 
-def resnet32(num_classes: int = 10) -> ResNet:
+def resnet32(num_classes: int = 10, width: int = 16) -> ResNet:
     """ResNet-32 (0.46M parameters)."""
-    return ResNet(depth=32, num_classes=num_classes)
+    return ResNet(depth=32, num_classes=num_classes, width=width)
 
 
-def resnet44(num_classes: int = 10) -> ResNet:
+def resnet44(num_classes: int = 10, width: int = 16) -> ResNet:
     """ResNet-44 (0.66M parameters)."""
-    return ResNet(depth=44, num_classes=num_classes)
+    return ResNet(depth=44, num_classes=num_classes, width=width)
 
 
-def resnet56(num_classes: int = 10) -> ResNet:
+def resnet56(num_classes: int = 10, width: int = 16) -> ResNet:
     """ResNet-56 (0.85M parameters)."""
-    return ResNet(depth=56, num_classes=num_classes)
+    return ResNet(depth=56, num_classes=num_classes, width=width)

@@ -13,6 +13,10 @@ queried a test-optimal cell.
 Command (full target: 100 runs; a GPU is needed for that in reasonable time):
   python launch/bench/weaknas_speed.py --out /tmp/weaknas_speed.json --runs 100
 CPU smoke (2 cores): python launch/bench/weaknas_speed.py --out /tmp/w.json --runs 2 --budget 100
+On a shared machine, compare single-threaded (each side then gets one core's share):
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+  python launch/bench/weaknas_speed.py --out /tmp/w1.json --runs 10 --sk_runs 2 --budget 100
 """
 
 from __future__ import annotations
@@ -71,18 +75,18 @@ def main():
     kw = dict(m0=args.m0, m=args.m, top_n=args.top_n)
 
     # Ours: all runs in lock-step (compilation included in the time).
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ours = search.weaknas_batched(
         jax.random.key(0), enc, oracle.search_values, runs=args.runs, budget=args.budget,
         predictor=MLPPredictor(hidden=hidden, n_iter_no_change=args.n_iter_no_change or None),
         pad_to=args.budget, **kw,
     )  # fmt: skip
-    t_ours = time.perf_counter() - t0
+    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
 
     # Baseline: sklearn MLPRegressor, one run after another, same loop via the ask/tell WeakNAS.
     stop = args.n_iter_no_change or 1000  # 1000 > max_iter: the rule never fires
     sk = SklearnPredictor("mlp", {"hidden_layer_sizes": hidden, "n_iter_no_change": stop})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     base = []
     for r in range(sk_runs):
         s = search.WeakNAS(pool, predictor=sk, **kw)
@@ -90,7 +94,7 @@ def main():
             s, _View(oracle.search_values), budget=args.budget, key=jax.random.key(100 + r)
         )
         base.append(out["trace"])
-    t_sk = time.perf_counter() - t0
+    t_sk, c_sk = time.perf_counter() - t0, time.process_time() - c0
 
     per_ours, per_sk = t_ours / args.runs, t_sk / sk_runs
     reg_ours, found_ours = _score(ours, oracle, opt, args.budget)
@@ -105,6 +109,9 @@ def main():
         "seconds_per_run_ours": per_ours,
         "seconds_per_run_sklearn": per_sk,
         "jax_vs_sklearn_ratio": per_ours / per_sk,
+        "cpu_seconds_per_run_ours": c_ours / args.runs,
+        "cpu_seconds_per_run_sklearn": c_sk / sk_runs,
+        "jax_vs_sklearn_cpu_time_ratio": (c_ours / args.runs) / (c_sk / sk_runs),
         "test_regret_ours": reg_ours,
         "test_regret_sklearn": reg_sk,
         "found_optimum_frac_ours": found_ours,
@@ -118,6 +125,8 @@ def main():
           f"{args.runs:6d}")  # fmt: skip
     print(f"{'sklearn MLPRegressor':22s}{per_sk:10.2f}{reg_sk:10.3f}{found_sk:10.2f}{sk_runs:6d}")
     print(f"jax_vs_sklearn_ratio (time, <1 = ours faster): {per_ours / per_sk:.3f}")
+    cpu_ratio = res["jax_vs_sklearn_cpu_time_ratio"]
+    print(f"jax_vs_sklearn_cpu_time_ratio (process CPU time): {cpu_ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,10 @@ def test_param_counts():
     assert count(models.resnet20(), x) == 269_722
     assert count(models.resnet56(), x) == 853_018
     assert count(models.wrn16_4(), x) == 2_748_890
+    # ResNet-20 at width w: 1044 w² + 153 w + 10 parameters (269,722 at w = 16).
+    assert count(models.resnet20(width=8), x) == 1044 * 8**2 + 153 * 8 + 10
+    with pytest.raises(ValueError, match="width"):
+        models.resnet20(width=0)
 
 
 def test_unknown_model_name_lists_valid_names():
