@@ -29,26 +29,28 @@ class BertSelfAttention(nn.Module):
     hidden_size: int
     num_heads: int
     dropout_rate: float = 0.1
+    head_size: int | None = None  # None: hidden_size // num_heads
 
     @nn.compact
     def __call__(
         self, x: jax.Array, mask: jax.Array, train: bool = False
     ) -> tuple[jax.Array, jax.Array]:
         n, length, _ = x.shape
-        head_dim = self.hidden_size // self.num_heads
+        head_dim = self.head_size or self.hidden_size // self.num_heads
+        inner = head_dim * self.num_heads
 
         def heads(y: jax.Array) -> jax.Array:  # (N, L, H) -> (N, heads, L, head_dim)
             return y.reshape(n, length, self.num_heads, head_dim).transpose(0, 2, 1, 3)
 
-        q = heads(_dense(self.hidden_size, "query")(x))
-        k = heads(_dense(self.hidden_size, "key")(x))
-        v = heads(_dense(self.hidden_size, "value")(x))
+        q = heads(_dense(inner, "query")(x))
+        k = heads(_dense(inner, "key")(x))
+        v = heads(_dense(inner, "value")(x))
         scores = jnp.einsum("nhqd,nhkd->nhqk", q, k) / jnp.sqrt(head_dim).astype(q.dtype)
         scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(scores.dtype).min)
         probs = jax.nn.softmax(scores, axis=-1)
         dropped = nn.Dropout(self.dropout_rate, deterministic=not train)(probs)
         context = jnp.einsum("nhqk,nhkd->nhqd", dropped, v)
-        context = context.transpose(0, 2, 1, 3).reshape(n, length, self.hidden_size)
+        context = context.transpose(0, 2, 1, 3).reshape(n, length, inner)
         out = _dense(self.hidden_size, "output")(context)
         out = nn.Dropout(self.dropout_rate, deterministic=not train)(out)
         return _layer_norm("output_LayerNorm")(out + x), probs
@@ -61,13 +63,14 @@ class BertLayer(nn.Module):
     num_heads: int
     intermediate_size: int
     dropout_rate: float = 0.1
+    head_size: int | None = None
 
     @nn.compact
     def __call__(
         self, x: jax.Array, mask: jax.Array, train: bool = False
     ) -> tuple[jax.Array, jax.Array]:
         x, probs = BertSelfAttention(
-            self.hidden_size, self.num_heads, self.dropout_rate, name="attention"
+            self.hidden_size, self.num_heads, self.dropout_rate, self.head_size, name="attention"
         )(x, mask, train)
         h = nn.gelu(_dense(self.intermediate_size, "intermediate")(x), approximate=False)
         h = _dense(self.hidden_size, "output")(h)
@@ -92,6 +95,9 @@ class TinyBert(nn.Module):
       vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_position,
       type_vocab_size: the usual BERT configuration; ``hidden_size % num_heads == 0``.
       num_classes: number of output logits.
+      head_size: per-head width; ``None`` (default) is ``hidden_size // num_heads``. Setting it
+        decouples the attention width ``num_heads * head_size`` from ``hidden_size``, as
+        DynaBERT's width-reduced models (e.g. half the heads at BERT's head size) need.
       dropout_rate: hidden and attention-probability dropout (uses the ``dropout`` rng in training).
 
     Example:
@@ -118,6 +124,7 @@ class TinyBert(nn.Module):
     type_vocab_size: int = 2
     num_classes: int = 2
     dropout_rate: float = 0.1
+    head_size: int | None = None
 
     def __post_init__(self):
         sizes = {
@@ -133,10 +140,13 @@ class TinyBert(nn.Module):
         bad = {k: v for k, v in sizes.items() if v < 1}
         if bad:
             raise ValueError(f"TinyBert sizes must be positive integers; got {bad}.")
-        if self.hidden_size % self.num_heads:
+        if self.head_size is not None and self.head_size < 1:
+            raise ValueError(f"head_size must be a positive integer or None; got {self.head_size}.")
+        if self.head_size is None and self.hidden_size % self.num_heads:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
-                f"({self.num_heads}); allowed num_heads are the divisors of hidden_size."
+                f"({self.num_heads}); allowed num_heads are the divisors of hidden_size (or set "
+                "head_size)."
             )
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1); got {self.dropout_rate}.")
@@ -186,6 +196,7 @@ class TinyBert(nn.Module):
                 self.num_heads,
                 self.intermediate_size,
                 self.dropout_rate,
+                self.head_size,
                 name=f"layer_{i}",
             )(x, mask, train)
             hidden_states.append(x)

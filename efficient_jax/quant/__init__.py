@@ -16,6 +16,13 @@
   QAT variables, calibrated by :func:`calibrate_model`) → :func:`convert` (packed ``QArray``
   weights and an integer serving forward); rule presets :func:`preset_rules`; the ``ptq_w8a8``,
   ``ptq_w4a8`` and ``lsq_w4a4_qat`` compressors.
+- BinaryBERT (Bai 2021, ch. 5): ternary weight splitting :func:`tws_split_weight` (corrected
+  Eq. 5.8) and :func:`tws_split_model` → :class:`SplitBinaryModel` (identical outputs),
+  :func:`export_split`; adaptive splitting :func:`sensitivity_scores` + :func:`knapsack` /
+  :func:`select_splits`; the distillation stages (:class:`QuantStudent`,
+  :func:`feature_distill_loss`, :func:`shrink_bert_width`); sharpness
+  :func:`top_hessian_eigenvalue` (power iteration on ``jvp(grad)`` Hessian-vector products);
+  the ``bwn_tws`` compressor (:func:`tws_compressor`).
 
 Bad input raises ``ValueError`` naming what is allowed: bit widths a quantizer does not support,
 unknown granularities, calibrations or quantizer names, integer dtypes, and NaN/inf values. The
@@ -23,6 +30,42 @@ NaN/inf check runs only on concrete arrays (eager calls, or constants closed ove
 function); under ``jit``/``grad`` a traced NaN input is not checked and propagates to the output.
 """
 
+from efficient_jax.quant._binarybert_adaptive import (
+    PARTS,
+    bert_module_group,
+    brute_force_knapsack,
+    knapsack,
+    select_splits,
+    sensitivity_scores,
+)
+from efficient_jax.quant._binarybert_compressor import tws_compressor
+from efficient_jax.quant._binarybert_distill import (
+    QuantStudent,
+    feature_distill_loss,
+    shrink_bert_width,
+    split_trainable,
+)
+from efficient_jax.quant._binarybert_model import (
+    SPLIT,
+    SplitBinaryModel,
+    binary_rule,
+    binary_rules,
+    export_split,
+    ternary_layers,
+    tws_split_model,
+)
+from efficient_jax.quant._binarybert_sharpness import (
+    group_params,
+    hvp,
+    perturbation_curve,
+    top_hessian_eigenvalue,
+)
+from efficient_jax.quant._binarybert_tws import (
+    binary_reference,
+    ternary_reference,
+    tws_coefficients,
+    tws_split_weight,
+)
 from efficient_jax.quant._calibration import CALIBRATIONS, Calibration, parse_calibration
 from efficient_jax.quant._common import EPS, GRANULARITIES
 from efficient_jax.quant._convert import (
@@ -74,6 +117,32 @@ from efficient_jax.quant._weight_ptq import (
 )
 
 __all__ = [
+    "PARTS",
+    "SPLIT",
+    "QuantStudent",
+    "SplitBinaryModel",
+    "bert_module_group",
+    "binary_reference",
+    "binary_rule",
+    "binary_rules",
+    "brute_force_knapsack",
+    "export_split",
+    "feature_distill_loss",
+    "group_params",
+    "hvp",
+    "knapsack",
+    "perturbation_curve",
+    "select_splits",
+    "sensitivity_scores",
+    "shrink_bert_width",
+    "split_trainable",
+    "ternary_layers",
+    "ternary_reference",
+    "top_hessian_eigenvalue",
+    "tws_coefficients",
+    "tws_compressor",
+    "tws_split_model",
+    "tws_split_weight",
     "CALIBRATIONS",
     "PRESETS",
     "QUANT",
