@@ -1,0 +1,61 @@
+"""Zero-cost proxies: score an architecture at initialisation from one batch, without training.
+
+Every proxy is ``proxy(apply_fn, params, batch) -> scalar`` with ``apply_fn(params, x, train)``
+(logits); :func:`score_cells` runs one over many masks of a masked supernet with a single
+compilation. Definitions follow NASLib / Abdelfattah et al., "Zero-Cost Proxies for Lightweight
+NAS" (ICLR 2021), plus NTK condition number (TE-NAS), GradSign and W-PCA (spec 004 #2, #5, #7).
+
+Example:
+    >>> import jax, jax.numpy as jnp, flax.linen as nn
+    >>> from efficient_jax.nas.proxies import get_proxy
+    >>> m = nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(3)])
+    >>> p = m.init(jax.random.key(0), jnp.ones((1, 5)))["params"]
+    >>> batch = {"image": jax.random.normal(jax.random.key(1), (4, 5)), "label": jnp.arange(4) % 3}
+    >>> bool(get_proxy("snip")(lambda p, x, t: m.apply({"params": p}, x), p, batch) > 0)
+    True
+"""
+
+from efficient_jax.nas.proxies._activation import gradsign, jacov, ntk_cond, nwot, relu_kernel
+from efficient_jax.nas.proxies._gradient import (
+    fisher,
+    grad_norm,
+    grasp,
+    l2_norm,
+    plain,
+    snip,
+    synflow,
+)
+from efficient_jax.nas.proxies._score import (
+    PROXIES,
+    get_proxy,
+    rank_correlation,
+    score_cells,
+    supernet_apply_fn,
+)
+from efficient_jax.nas.proxies._taps import active_layers, output_grads, tapped_apply
+from efficient_jax.nas.proxies._wpca import pca_dim, wpca
+
+__all__ = [
+    "PROXIES",
+    "active_layers",
+    "fisher",
+    "get_proxy",
+    "grad_norm",
+    "gradsign",
+    "grasp",
+    "jacov",
+    "l2_norm",
+    "ntk_cond",
+    "nwot",
+    "output_grads",
+    "pca_dim",
+    "plain",
+    "rank_correlation",
+    "relu_kernel",
+    "score_cells",
+    "snip",
+    "supernet_apply_fn",
+    "synflow",
+    "tapped_apply",
+    "wpca",
+]

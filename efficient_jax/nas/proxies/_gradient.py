@@ -1,0 +1,150 @@
+"""Gradient and weight saliency proxies at initialisation (NASLib / zero-cost-nas definitions).
+
+Every proxy is ``proxy(apply_fn, params, batch) -> scalar`` with ``apply_fn(params, x, train)``
+returning logits and ``batch = {"image", "label"}``. As in NASLib (``find_measures`` with
+``sum_arr``), a per-weight saliency is computed for the weights of convolution and dense layers
+(leaves named ``kernel``) and summed over all of them:
+
+==========  ==========================================================  =====================
+name        per-weight (or per-layer) score                             BatchNorm
+==========  ==========================================================  =====================
+grad_norm   ‖∂L/∂W_l‖₂ per layer                                        batch statistics
+snip        |θ ⊙ ∂L/∂θ|  (Lee et al. 2019)                              batch statistics
+plain       θ ⊙ ∂L/∂θ                                                   batch statistics
+grasp       −θ ⊙ H g, g = ∂L/∂θ (Wang et al. 2020)                      batch statistics
+fisher      ½ mean_n (Σ_hw a ⊙ ∂L/∂a)² per output channel (Turner 2020)  batch statistics
+l2_norm     ‖W_l‖₂ per layer that the architecture uses                  batch statistics
+synflow     |θ ⊙ ∂R/∂θ|, R = Σ f(1; |θ|) (Tanaka et al. 2020)           removed (identity)
+==========  ==========================================================  =====================
+
+``L`` is the mean cross-entropy of the batch. Synflow feeds one all-ones image through the network
+with every parameter replaced by its absolute value and ``train=False``: with freshly initialised
+running statistics (mean 0, variance 1) a BatchNorm is then the identity up to ``1/√(1+ε)``, which
+is NASLib's ``bn=False``. Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from efficient_jax.core import map_with_path_str
+from efficient_jax.nas.proxies._taps import ProxyApplyFn, kernel_layer, output_grads, sum_tree
+from efficient_jax.types import Batch, Params
+
+
+def _loss(apply_fn: ProxyApplyFn, params: Params, batch: Batch, train: bool = True) -> jax.Array:
+    logits = apply_fn(params, batch["image"], train)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+
+
+def _is_kernel(path: str, _) -> bool:
+    return kernel_layer(path) is not None
+
+
+def _kernels_only(tree: Params, params: Params) -> Params:
+    """Zeros every leaf of ``tree`` whose path in ``params`` is not a ``kernel``."""
+    keep = map_with_path_str(_is_kernel, params)
+    return jax.tree.map(lambda k, t: t if k else jnp.zeros_like(t), keep, tree)
+
+
+def _grads(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> Params:
+    return jax.grad(lambda p: _loss(apply_fn, p, batch))(params)
+
+
+def grad_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ_l ‖∂L/∂W_l‖₂ over conv/dense kernels.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, flax.linen as nn
+        >>> m = nn.Dense(3)
+        >>> p = m.init(jax.random.key(0), jnp.ones((1, 4)))["params"]
+        >>> batch = {"image": jnp.ones((2, 4)), "label": jnp.array([0, 1])}
+        >>> bool(grad_norm(lambda p, x, t: m.apply({"params": p}, x), p, batch) > 0)
+        True
+    """
+    g = _kernels_only(_grads(apply_fn, params, batch), params)
+    return sum(jnp.sqrt(jnp.sum(leaf**2)) for leaf in jax.tree.leaves(g))
+
+
+def snip(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ |θ ⊙ ∂L/∂θ| over kernels (SNIP connection sensitivity)."""
+    g = _grads(apply_fn, params, batch)
+    return sum_tree(_kernels_only(jax.tree.map(lambda w, d: jnp.abs(w * d), params, g), params))
+
+
+def plain(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ θ ⊙ ∂L/∂θ over kernels (signed; NASLib's ``plain``)."""
+    g = _grads(apply_fn, params, batch)
+    return sum_tree(_kernels_only(jax.tree.map(lambda w, d: w * d, params, g), params))
+
+
+def grasp(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ −θ ⊙ (H g) over kernels, with the Hessian-gradient product of the kernels only."""
+    keep = map_with_path_str(_is_kernel, params)
+
+    def loss_of_kernels(k):
+        full = jax.tree.map(lambda is_k, kk, p: kk if is_k else p, keep, k, params)
+        return _loss(apply_fn, full, batch)
+
+    kernels = _kernels_only(params, params)
+    grad_fn = jax.grad(loss_of_kernels)
+    g = jax.lax.stop_gradient(_kernels_only(grad_fn(params), params))
+    _, hg = jax.jvp(lambda k: _kernels_only(grad_fn(k), params), (params,), (g,))
+    return sum_tree(jax.tree.map(lambda w, h: -w * h, kernels, hg))
+
+
+def fisher(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ_layers Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² on conv/dense outputs ``a``."""
+    ins, outs, grads = output_grads(
+        apply_fn,
+        params,
+        batch["image"],
+        True,
+        lambda logits: optax.softmax_cross_entropy_with_integer_labels(
+            logits, batch["label"]
+        ).mean(),
+    )
+    total = jnp.zeros((), jnp.float32)
+    for name in ins:  # conv/dense layers only
+        a = outs[name]
+        prod = a * grads[name]
+        g_nk = prod.sum(axis=tuple(range(1, prod.ndim - 1))) if prod.ndim > 2 else prod
+        total = total + jnp.sum(0.5 * jnp.mean(g_nk**2, axis=0))
+    return total
+
+
+def l2_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ_l ‖W_l‖₂ over the conv/dense kernels the architecture uses.
+
+    A kernel counts when the gradient of the summed logits w.r.t. it is not identically zero, so in
+    a masked supernet the kernels of unselected ops (mask weight 0, or not executed under
+    ``lax.switch``) are skipped and the value is that of the discrete architecture, as in NASLib.
+    (A layer whose input is identically zero, fed only by ``none`` edges, is skipped too.)
+    """
+    g = jax.grad(lambda p: jnp.sum(apply_fn(p, batch["image"], True)))(params)
+
+    def norm(path, w, d):
+        if kernel_layer(path) is None:
+            return jnp.zeros((), jnp.float32)
+        used = (jnp.max(jnp.abs(d)) > 0).astype(jnp.float32)
+        return used * jnp.sqrt(jnp.sum(w**2))
+
+    return sum_tree(map_with_path_str(norm, params, g))
+
+
+def synflow(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
+    """Σ |θ ⊙ ∂R/∂θ| over kernels, R = Σ f(1; |θ|), BatchNorm as identity (``train=False``).
+
+    The sum is returned as its natural logarithm (monotone, so rankings are unchanged). As in
+    NASLib the computation runs in float64 when ``jax.enable_x64`` is on (the raw value overflows
+    float32 for NB201-sized networks: use ``with jax.enable_x64(True):`` around scoring); an
+    architecture whose output does not depend on its weights scores ``-inf``.
+    """
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    x = jnp.ones((1, *batch["image"].shape[1:]), dtype)
+    abs_params = jax.tree.map(lambda w: jnp.abs(w).astype(dtype), params)
+    g = jax.grad(lambda p: jnp.sum(apply_fn(p, x, False)))(abs_params)
+    per_leaf = _kernels_only(jax.tree.map(lambda w, d: jnp.abs(w * d), abs_params, g), params)
+    return jnp.log(sum_tree(per_leaf))
