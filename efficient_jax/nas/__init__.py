@@ -1,4 +1,4 @@
-"""Architecture search: search spaces, tabular benchmark oracles, ask/tell searchers, predictors.
+"""Architecture search: spaces, tabular oracles, ask/tell searchers, predictors, supernets, proxies.
 
 Example:
     >>> from efficient_jax.nas import spaces
@@ -6,6 +6,6 @@ Example:
     0
 """
 
-from efficient_jax.nas import benchmarks, predictors, search, spaces
+from efficient_jax.nas import benchmarks, channels, predictors, proxies, search, spaces, supernet
 
-__all__ = ["benchmarks", "predictors", "search", "spaces"]
+__all__ = ["benchmarks", "channels", "predictors", "proxies", "search", "spaces", "supernet"]
