@@ -19,9 +19,11 @@ Runtime: teacher ~1 h on one GPU (hours on 2 CPU cores), pruning minutes. Not me
 at full size (see docs/results_few_shot_pruning.md).
 """
 
-import ml_collections
+import pathlib
 
-from efficient_jax.core import parse_arg
+from efficient_jax.core import load_config, parse_arg
+
+RESNET_CONFIG = pathlib.Path(__file__).with_name("few_shot_pruning_resnet20_cifar10.py")
 
 MODES = {
     "channel50": ("channel", ((r"^conv[1-5]$", 0.5),)),
@@ -34,49 +36,28 @@ def get_config(arg=None):
     if arg["mode"] not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}; got {arg['mode']!r}.")
     structure, rules = MODES[arg["mode"]]
-    config = ml_collections.ConfigDict()
-    config.trainer = "few_shot_pruning"
-    config.seed = 0
-    config.dataset = "cifar10"
-    config.data_dir = ""
-    config.train_limit = 0
-    config.test_limit = 0
+    # The ResNet-20 config's few-shot fields, with VGG-Small's model, teacher training and values.
+    base = f"k={arg['k']},seeds={arg['seeds']},steps={arg['steps']}"
+    config = load_config(f"{RESNET_CONFIG}:{base}")
     config.augment = True
     config.model = "vgg_small"
-    config.model_kwargs = ml_collections.ConfigDict({"num_classes": 10})
     config.init_from_pytorch = ""
-    # Teacher training (SGD, cosine, batch 128).
+    # Teacher training (SGD, cosine, batch 128), checkpointed and resumed under workdir/pretrain.
     config.pretrain_steps = 40_000
     config.optimizer = "sgd"
     config.learning_rate = 0.05
     config.schedule = "cosine"
-    config.warmup_steps = 0
-    config.momentum = 0.9
     config.weight_decay = 5e-4
-    config.grad_clip = 0.0
-    config.num_steps = 0
     config.batch_size = 128
     config.eval_batch_size = 500
     config.log_every = 200
     config.eval_every = 0
     config.checkpoint_every = 2_000
     config.max_checkpoints = 2
-    config.mesh_shape = None
-    # Few-shot pruning.
-    config.k = arg["k"]
-    config.seeds = tuple(range(arg["seeds"]))
-    config.methods = ("l1_norm", "none", "cd", "scd")
     config.structure = structure
     config.rules = rules
     config.mu = 0.6
-    config.alpha = 0.9
     config.beta = 0.3
-    config.layer_steps = arg["steps"]
-    config.layer_learning_rate = 1e-3
-    config.ramp = 1 / 3
-    config.lr_drop = 0.1
-    config.prox_lambda = 0.0
-    config.latency_batch = 64
     if arg["runlocal"]:
         config.train_limit = 512
         config.test_limit = 500  # A random subset (the files are ordered by class).
