@@ -126,6 +126,19 @@ class _ModuleFn:
         return self.module.apply({"params": params}, h)
 
 
+def _sub(tree: Mapping[str, Any], path: str) -> Any:
+    for part in path.split("/"):
+        tree = tree[part]
+    return tree
+
+
+def _replace(tree: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    head, _, rest = path.partition("/")
+    new = dict(tree)
+    new[head] = value if not rest else _replace(tree[head], rest, value)
+    return new
+
+
 def layer_function(module: nn.Module) -> LayerFn:
     """``f(params, h)`` applying an unbound Conv/Dense ``module`` (hashable, so jit caches it)."""
     return _ModuleFn(module.clone(parent=None, name=None))
@@ -314,19 +327,6 @@ def select_layers(
     return {p: chosen[p] for p in weighted if p in chosen}
 
 
-def _get_sub(tree: Mapping[str, Any], path: str) -> Any:
-    for part in path.split("/"):
-        tree = tree[part]
-    return tree
-
-
-def _set_sub(tree: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
-    head, _, rest = path.partition("/")
-    new = dict(tree)
-    new[head] = value if not rest else _set_sub(tree[head], rest, value)
-    return new
-
-
 def few_shot_indices(labels: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
     """Indices of ``k`` random examples of every class present in ``labels`` (sorted by class).
 
@@ -389,11 +389,11 @@ def few_shot_prune(
     aux: dict[str, Any] = {}
     for path, sparsity in chosen.items():
         student_in = capture(student, images)[path]
-        w_t = _get_sub(variables["params"], path)
+        w_t = _sub(variables["params"], path)
         new, mask, layer_aux = train_layer(
             layer_function(modules[path]), w_t, teacher_in[path], student_in, sparsity, config
         )
-        student = {**student, "params": _set_sub(student["params"], path, new)}
+        student = {**student, "params": _replace(student["params"], path, new)}
         masks_flat[f"{path}/kernel"] = mask
         figures = {
             "final_loss": float(layer_aux["loss"][-1]),

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from efficient_jax.prune._cross_distill import model_layers
+from efficient_jax.prune._cross_distill import _replace, _sub, model_layers
 from efficient_jax.prune._structured import channel_keep
 
 
@@ -44,19 +44,6 @@ class ChannelGroup:
     consumer: str
     producer: str
     norms: tuple[str, ...] = ()
-
-
-def _sub(tree: Mapping[str, Any], path: str) -> Any:
-    for part in path.split("/"):
-        tree = tree[part]
-    return tree
-
-
-def _replace(tree: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
-    head, _, rest = path.partition("/")
-    new = dict(tree)
-    new[head] = value if not rest else _replace(tree[head], rest, value)
-    return new
 
 
 def channel_groups(
