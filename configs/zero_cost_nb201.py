@@ -8,31 +8,24 @@ Command:
 
 Protocol (NASLib): one batch of 64 CIFAR-10 training images, NB201 network C=16, N=5 at random
 initialisation (one supernet init shared by all cells), per-proxy conventions as NASLib. Default:
-the 725-cell NASLib sample (``cells=sample``), Kendall τ with ``val_acc_200ep`` next to NASLib's τ
-of the same file. ``cells=all``: the 15,625 cells, τ with ``test_acc_200ep``.
-Expected (docs/results_proxies_aps.md): synflow τ 0.53 on the sample (NASLib 0.54);
-synflow costs ~0.15 s per cell on the shared 2-core CPU (one compilation, ~1 min), so all 15,625
-cells take ~40 min there. The batch-64 proxies cost 1–3 s per cell on that CPU (use ``limit``).
-`runlocal`: synflow, snip and l2_norm on 24 sample cells, ~5–15 min on the shared CPU (compiles).
+the 725-cell NASLib sample (``cells=sample``) and the nine proxies NASLib's file has, Kendall τ
+with ``val_acc_200ep`` next to NASLib's τ of the same file. ``cells=all``: the 15,625 cells, τ with
+``test_acc_200ep``. ``gradsign`` and ``ntk_cond`` (per-sample gradients / full Jacobians, far
+costlier) are opt-in: ``proxies=gradsign+ntk_cond``.
+Expected (docs/RESULTS.md): synflow τ 0.53 on the sample (NASLib 0.54); synflow costs
+~0.085 s per cell on an idle 2-core CPU (activation form, float64, one ~25 s compilation), so all
+15,625 cells take ~23 min. The batch-64 proxies, in one pass, cost several s per cell on that CPU
+(use ``limit``). Scores are checkpointed every ``checkpoint_every`` cells; rerun the same command
+to resume.
+`runlocal`: synflow, snip and l2_norm on 24 sample cells, ~3–10 min on a 2-core CPU (compiles).
 """
 
 import ml_collections
 
 from efficient_jax.core import parse_arg
 
-_ALL = (
-    "synflow",
-    "snip",
-    "grad_norm",
-    "l2_norm",
-    "plain",
-    "grasp",
-    "fisher",
-    "jacov",
-    "nwot",
-    "gradsign",
-    "ntk_cond",
-)
+# the nine proxies NASLib's zero-cost file scores (gradsign and ntk_cond are opt-in)
+_NASLIB = ("synflow", "snip", "grad_norm", "l2_norm", "plain", "grasp", "fisher", "jacov", "nwot")
 
 
 def get_config(arg=None):
@@ -44,11 +37,14 @@ def get_config(arg=None):
     config.cells = arg["cells"]  # "sample" (725 NASLib cells) or "all" (15,625)
     config.accuracy_column = "test_acc_200ep"  # for cells=all
     config.limit = arg["limit"]  # 0 = every cell of the set; n = a fixed random subset of n
-    config.proxies = tuple(arg["proxies"].split("+")) if arg["proxies"] else _ALL
+    config.proxies = tuple(arg["proxies"].split("+")) if arg["proxies"] else _NASLIB
     config.batch_size = 64
     config.channels = 16
     config.cells_per_stage = 5
-    config.chunk_size = 8
+    config.chunk_size = 2  # masks per compiled call for the batch-64 proxies (memory ∝ it)
+    config.synflow_chunk_size = 32
+    config.one_pass = True  # the batch-64 proxies together in one compiled pass
+    config.checkpoint_every = 1024  # cells between orbax checkpoints of the scores
     config.progress = True
     if arg["runlocal"]:
         config.limit = arg["limit"] or 24

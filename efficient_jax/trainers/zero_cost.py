@@ -1,11 +1,14 @@
 """Zero-cost proxy scoring of NAS-Bench-201 cells through the masked NB201 supernet.
 
 One randomly initialised NB201 supernet (C=16, N=5, as NASLib), one batch of CIFAR-10 training
-images; every proxy is compiled once and run over the cells' one-hot masks (``lax.map`` with
-``SwitchEdge`` so only the selected ops execute, or ``vmap`` over the mixed supernet for the
-proxies that tap layer activations). Writes ``scores.csv`` (one column per proxy),
-``results.json`` (Kendall τ / Spearman ρ per proxy, NASLib's τ on the same cells, seconds per
-architecture) and ``proxies_tau.png``.
+images; the proxies are compiled once and run over the cells' one-hot masks with ``vmap`` over
+the mixed supernet. ``synflow`` (float64, one all-ones image) runs alone; with ``one_pass`` the
+batch-64 proxies run together in one compiled pass, so those that share a forward/backward pass
+(``snip``, ``plain``, ``grad_norm``) pay for it once. Every ``checkpoint_every`` cells the scores
+so far are saved with orbax (``workdir/checkpoints/<group>``) and a restarted run resumes there.
+Writes ``scores.csv`` (one column per proxy), ``results.json`` (Kendall τ / Spearman ρ per proxy,
+NASLib's τ on the same cells, seconds per architecture of the pass that computed it) and
+``proxies_tau.png``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import time
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -25,14 +29,13 @@ import numpy as np
 from efficient_jax import data
 from efficient_jax.nas import proxies
 from efficient_jax.nas.benchmarks import load_nb201
-from efficient_jax.nas.proxies._nb201 import NB201_NWOT, SwitchEdge
+from efficient_jax.nas.proxies._nb201 import NB201_NWOT
 from efficient_jax.nas.spaces import NB201Cell
-from efficient_jax.nas.supernet import MixedEdge, NB201Supernet, cells_to_masks
+from efficient_jax.nas.supernet import NB201Supernet, cells_to_masks
+from efficient_jax.train import Checkpointer
 from efficient_jax.trainers import _plots  # noqa: F401  (matplotlib backend setup)
 
 log = logging.getLogger("efficient_jax")
-# Proxies that read layer activations through taps need the mixed (all-ops) supernet + vmap.
-_TAP_PROXIES = ("nwot", "fisher")
 _PROXY_KWARGS = {"nwot": NB201_NWOT}
 
 
@@ -75,6 +78,74 @@ def _batch(config) -> dict[str, jax.Array]:
     return {"image": image, "label": jnp.asarray(b["label"])}
 
 
+def _groups(config) -> list[tuple[str, ...]]:
+    rest = tuple(p for p in config.proxies if p != "synflow")
+    groups = [("synflow",)] if "synflow" in config.proxies else []
+    if config.get("one_pass", True):
+        return groups + ([rest] if rest else [])
+    return groups + [(p,) for p in rest]
+
+
+def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.ndarray], dict]:
+    """Scores one group of proxies over all masks, resuming from its latest checkpoint."""
+    net = NB201Supernet(10, config.channels, config.cells_per_stage)
+    variables = net.init(jax.random.key(config.seed), batch["image"][:1], jnp.full((6, 5), 0.2))
+    apply_fn = proxies.supernet_apply_fn(net, variables["batch_stats"])
+    n = masks.shape[0]
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints", "+".join(group)), max_to_keep=1)
+    cells_crc = np.asarray(zlib.crc32(masks.argmax(-1).astype(np.int8).tobytes()), np.int64)
+    template = {
+        "cells_crc": cells_crc,
+        "done": np.zeros((), np.int64),
+        "scores": {p: np.zeros(n) for p in group},
+    }
+    try:
+        state, step = ckpt.maybe_restore(template)
+    except Exception as e:  # orbax: shape/structure mismatch with the template
+        raise ValueError(
+            f"The checkpoint in {ckpt.directory} does not match this run ({n} cells, proxies "
+            f"{group}); use a fresh --workdir or delete it. ({type(e).__name__}: {e})"
+        ) from e
+    if step is not None and int(state["cells_crc"]) != int(cells_crc):
+        raise ValueError(
+            f"The checkpoint in {ckpt.directory} was written for a different set of cells "
+            "(cells/limit/seed changed); use a fresh --workdir or delete it."
+        )
+    resume = None
+    if step is not None:
+        resume = (int(state["done"]), {p: np.asarray(v) for p, v in state["scores"].items()})
+        log.info("%s: resuming after %d of %d cells", "+".join(group), resume[0], n)
+    every = max(int(config.get("checkpoint_every", 1024)), 1)
+    last = [resume[0] if resume else 0]
+
+    def on_chunk(done, scores):
+        if done - last[0] >= every or done == n:
+            copy = {p: np.array(v) for p, v in scores.items()}  # saved asynchronously
+            state = {"cells_crc": cells_crc, "done": np.asarray(done, np.int64), "scores": copy}
+            ckpt.save(done, state, force=True)
+            last[0] = done
+
+    synflow_only = group == ("synflow",)
+    ctx = jax.enable_x64(True) if synflow_only else contextlib.nullcontext()
+    st: dict[str, float] = {}
+    with ctx:
+        s = proxies.score_cells(
+            list(group),
+            apply_fn,
+            variables["params"],
+            batch,
+            masks,
+            chunk_size=config.synflow_chunk_size if synflow_only else config.chunk_size,
+            progress=config.progress,
+            proxy_kwargs={p: _PROXY_KWARGS[p] for p in group if p in _PROXY_KWARGS},
+            stats_out=st,
+            resume=resume,
+            on_chunk=on_chunk,
+        )
+    ckpt.close()
+    return s, st
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     for name in config.proxies:
         proxies.get_proxy(name)  # unknown names fail here, before any work
@@ -86,43 +157,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     batch = _batch(config)
     results: dict[str, float] = {"num_cells": float(len(archs))}
     scores: dict[str, np.ndarray] = {}
-    for name in config.proxies:
-        tap = name in _TAP_PROXIES
-        net = NB201Supernet(
-            10, config.channels, config.cells_per_stage, edge_cls=MixedEdge if tap else SwitchEdge
-        )
-        variables = net.init(jax.random.key(config.seed), batch["image"][:1], jnp.full((6, 5), 0.2))
-        apply_fn = proxies.supernet_apply_fn(net, variables["batch_stats"])
-        ctx = jax.enable_x64(True) if name == "synflow" else contextlib.nullcontext()
-        st: dict[str, float] = {}
+    for group in _groups(config):
         t0 = time.time()
-        with ctx:
-            s = proxies.score_cells(
-                name,
-                apply_fn,
-                variables["params"],
-                batch,
-                masks,
-                chunk_size=config.chunk_size,
-                mode="vmap" if tap else "map",
-                progress=config.progress,
-                proxy_kwargs=_PROXY_KWARGS.get(name),
-                stats_out=st,
-            )
-        scores[name] = s
-        corr = proxies.rank_correlation(s, acc)
-        results[f"{name}_kendall_tau"] = corr["kendall_tau"]
-        results[f"{name}_spearman"] = corr["spearman"]
-        results[f"{name}_per_arch_s"] = st["per_arch_s"]
-        results[f"{name}_compile_s"] = st["compile_s"]
-        results[f"{name}_total_s"] = time.time() - t0
-        if name in ref:
-            nas = proxies.rank_correlation(ref[name], acc)
-            results[f"{name}_naslib_kendall_tau"] = nas["kendall_tau"]
-            results[f"{name}_vs_naslib_kendall_tau"] = proxies.rank_correlation(s, ref[name])[
-                "kendall_tau"
-            ]
-        log.info("%s: %s", name, {k: v for k, v in results.items() if k.startswith(name)})
+        group_scores, st = _score_group(group, config, masks, batch, workdir)
+        for name in group:
+            s = group_scores[name]
+            scores[name] = s
+            corr = proxies.rank_correlation(s, acc)
+            results[f"{name}_kendall_tau"] = corr["kendall_tau"]
+            results[f"{name}_spearman"] = corr["spearman"]
+            results[f"{name}_per_arch_s"] = st["per_arch_s"]
+            results[f"{name}_compile_s"] = st["compile_s"]
+            results[f"{name}_total_s"] = time.time() - t0
+            results[f"{name}_pass_size"] = float(len(group))
+            if name in ref:
+                nas = proxies.rank_correlation(ref[name], acc)
+                results[f"{name}_naslib_kendall_tau"] = nas["kendall_tau"]
+                results[f"{name}_vs_naslib_kendall_tau"] = proxies.rank_correlation(s, ref[name])[
+                    "kendall_tau"
+                ]
+            log.info("%s: %s", name, {k: v for k, v in results.items() if k.startswith(name)})
         _write(workdir, archs, acc, scores, results)
     _plot(workdir, results, config.proxies)
     return results

@@ -80,3 +80,89 @@ def test_switch_edge_matches_mixed_supernet_on_one_hot_masks(fast_compile):
     )
     a, b = run(masks)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _toy_setup():
+    x = jax.random.normal(jax.random.key(0), (4, 12))
+    batch = {"image": x, "label": jnp.arange(4) % 3}
+    params = MaskedToy().init(jax.random.key(1), x, jnp.ones(2))["params"]
+
+    def apply_fn(p, x, train, m):
+        return MaskedToy().apply({"params": p}, x, m)
+
+    return apply_fn, params, batch, np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0]], np.float32)
+
+
+def test_several_proxies_in_one_pass_equal_separate_runs():
+    apply_fn, params, batch, masks = _toy_setup()
+    both = proxies.score_cells(
+        ["snip", "grad_norm"], apply_fn, params, batch, masks, chunk_size=2, progress=False
+    )
+    for name in ("snip", "grad_norm"):
+        alone = proxies.score_cells(name, apply_fn, params, batch, masks, progress=False)
+        np.testing.assert_allclose(both[name], alone, rtol=1e-6)
+
+
+def test_resume_skips_done_masks_and_completes_the_scores():
+    apply_fn, params, batch, masks = _toy_setup()
+    full = proxies.score_cells("snip", apply_fn, params, batch, masks, progress=False)
+    seen = []
+    partial = np.full(5, np.nan)
+    partial[:2] = full[:2]
+    resumed = proxies.score_cells(
+        "snip",
+        apply_fn,
+        params,
+        batch,
+        masks,
+        chunk_size=2,
+        progress=False,
+        resume=(2, partial),
+        on_chunk=lambda done, s: seen.append((done, int(np.isfinite(s).sum()))),
+    )
+    np.testing.assert_allclose(resumed, full, rtol=1e-6)
+    assert seen == [(4, 4), (5, 5)]
+    with pytest.raises(ValueError, match="resume"):
+        proxies.score_cells("snip", apply_fn, params, batch, masks, resume=(6, full))
+
+
+def test_synflow_activation_form_equals_parameter_form_with_biases():
+    apply_fn, params, batch, masks = _toy_setup()
+    # positive biases make y − b differ from y: the bias must be taken out of the kernel term
+    params = jax.tree.map(lambda w: w + 0.1, params)
+    for m in masks[:3]:
+        f = functools.partial(apply_fn, m=m)
+        a = proxies.synflow(f, params, batch)
+        b = proxies.synflow(f, params, batch, form="parameters")
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    with pytest.raises(ValueError, match="form"):
+        proxies.synflow(f, params, batch, form="weights")
+
+
+def test_synflow_activation_form_equals_parameter_form_on_nb201(fast_compile):
+    from efficient_jax.nas.spaces import NB201Cell
+    from efficient_jax.nas.supernet import NB201Supernet, cells_to_masks
+
+    net = NB201Supernet(channels=4, cells_per_stage=1)
+    x = jnp.ones((1, 8, 8, 3))
+    v = net.init(jax.random.key(1), x, jnp.full((6, 5), 0.2))
+    apply_fn = proxies.supernet_apply_fn(net, v["batch_stats"])
+    cells = [NB201Cell((3, 3, 1, 0, 2, 4)), NB201Cell((1, 1, 1, 1, 1, 1)), NB201Cell((0,) * 6)]
+    masks = cells_to_masks(cells)
+    with jax.enable_x64(True):
+        act = proxies.score_cells(
+            "synflow", apply_fn, v["params"], {"image": x}, masks, progress=False
+        )
+        par = [
+            float(
+                proxies.synflow(
+                    functools.partial(apply_fn, mask=m),
+                    v["params"],
+                    {"image": x},
+                    form="parameters",
+                )
+            )
+            for m in masks
+        ]
+    np.testing.assert_allclose(act[:2], par[:2], rtol=1e-9)
+    assert act[2] == par[2] == -np.inf  # all-`none` cell: the output ignores every weight

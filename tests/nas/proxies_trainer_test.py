@@ -19,6 +19,13 @@ def test_zero_cost_trainer_smoke(tmp_path, data_dir, fast_compile):
         assert key in results
     assert json.loads((tmp_path / "results.json").read_text())["num_cells"] == 4
     assert (tmp_path / "scores.csv").read_text().count("\n") == 5
+    # rerun in the same workdir: every group resumes from its final checkpoint, nothing rescored
+    again = zero_cost.train_and_evaluate(config, str(tmp_path))
+    assert again["synflow_kendall_tau"] == results["synflow_kendall_tau"]
+    assert (tmp_path / "checkpoints" / "synflow").is_dir()
+    config.limit = 3  # a different cell set must not silently reuse those scores
+    with pytest.raises(ValueError, match="does not match this run|different set of cells"):
+        zero_cost.train_and_evaluate(config, str(tmp_path))
 
 
 def test_zero_cost_trainer_rejects_unknown_proxy(tmp_path):

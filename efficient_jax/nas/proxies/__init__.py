@@ -28,6 +28,7 @@ from efficient_jax.nas.proxies._gradient import (
 from efficient_jax.nas.proxies._score import (
     PROXIES,
     get_proxy,
+    make_scorer,
     rank_correlation,
     score_cells,
     supernet_apply_fn,
@@ -45,6 +46,7 @@ __all__ = [
     "grasp",
     "jacov",
     "l2_norm",
+    "make_scorer",
     "ntk_cond",
     "nwot",
     "output_grads",

@@ -134,17 +134,60 @@ def l2_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
     return sum_tree(map_with_path_str(norm, params, g))
 
 
-def synflow(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
-    """Σ |θ ⊙ ∂R/∂θ| over kernels, R = Σ f(1; |θ|), BatchNorm as identity (``train=False``).
+def _layer_bias(params: Params, name: str) -> jax.Array | None:
+    """The ``bias`` leaf of the layer at module path ``name`` (``None`` if it has none)."""
+    node = params
+    for part in name.split("/"):
+        if not isinstance(node, dict) and not hasattr(node, "keys"):
+            return None
+        if part not in node:
+            # a model that is a single layer: its tap is named after the class, params at the root
+            node = params if "kernel" in params else None
+            break
+        node = node[part]
+    return None if node is None or "bias" not in node else node["bias"]
+
+
+def synflow(
+    apply_fn: ProxyApplyFn, params: Params, batch: Batch, *, form: str = "activations"
+) -> jax.Array:
+    """Σ θ ⊙ ∂R/∂θ over kernels, R = Σ f(1; |θ|), BatchNorm as identity (``train=False``).
 
     The sum is returned as its natural logarithm (monotone, so rankings are unchanged). As in
     NASLib the computation runs in float64 when ``jax.enable_x64`` is on (the raw value overflows
     float32 for NB201-sized networks: use ``with jax.enable_x64(True):`` around scoring); an
     architecture whose output does not depend on its weights scores ``-inf``.
+
+    Args:
+      apply_fn, params, batch: as for every proxy (only the image shape of ``batch`` is used).
+      form: ``"activations"`` (default) or ``"parameters"``. A layer's output ``y = Wx + b`` is
+        linear in its kernel, so ``Σ_W W ⊙ ∂R/∂W = Σ (y − b) ⊙ ∂R/∂y``: the activation form reads
+        the layer outputs and their gradients and needs no per-architecture weight gradient, which
+        makes ``vmap`` over supernet masks a batched convolution instead of one weight-gradient
+        convolution per mask (≈40× faster for NB201 on XLA:CPU). ``"parameters"`` computes
+        Σ |θ ⊙ ∂R/∂θ| from the weight gradient (NASLib's code). The two are equal whenever
+        ``∂R/∂θ ≥ 0``, which holds for the linearised network (|θ|, all-ones input, identity
+        BatchNorm) of ReLU/pool/sum networks such as NB201 (tested on NB201). The activation form
+        assumes each Conv/Dense module is called once per forward pass.
+
+    Raises:
+      ValueError: for an unknown ``form``.
     """
+    if form not in ("activations", "parameters"):
+        raise ValueError(f"synflow form must be 'activations' or 'parameters', got {form!r}.")
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     x = jnp.ones((1, *batch["image"].shape[1:]), dtype)
     abs_params = jax.tree.map(lambda w: jnp.abs(w).astype(dtype), params)
-    g = jax.grad(lambda p: jnp.sum(apply_fn(p, x, False)))(abs_params)
-    per_leaf = _kernels_only(jax.tree.map(lambda w, d: jnp.abs(w * d), abs_params, g), params)
-    return jnp.log(sum_tree(per_leaf))
+    if form == "parameters":
+        g = jax.grad(lambda p: jnp.sum(apply_fn(p, x, False)))(abs_params)
+        per_leaf = _kernels_only(jax.tree.map(lambda w, d: jnp.abs(w * d), abs_params, g), params)
+        return jnp.log(sum_tree(per_leaf))
+    ins, outs, grads = output_grads(apply_fn, abs_params, x, False, jnp.sum)
+    total = jnp.zeros((), dtype)
+    for name in ins:  # Conv/Dense layers (not BatchNorm)
+        y = outs[name]
+        b = _layer_bias(abs_params, name)
+        if b is not None:
+            y = y - b
+        total = total + jnp.sum(y * grads[name])
+    return jnp.log(total)

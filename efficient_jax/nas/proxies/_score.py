@@ -75,8 +75,46 @@ def supernet_apply_fn(model, batch_stats: Any | None = None) -> MaskedApplyFn:
     return apply_fn
 
 
+def make_scorer(
+    proxy: str | Callable[..., jax.Array] | Sequence[str | Callable[..., jax.Array]],
+    apply_fn: MaskedApplyFn,
+    *,
+    mode: str = "vmap",
+    proxy_kwargs: dict[str, dict[str, Any]] | None = None,
+) -> Callable[[Params, Batch, jax.Array], tuple[jax.Array, ...]]:
+    """One jitted ``(params, batch, masks) -> (scores per proxy)`` over a stack of masks.
+
+    Parameters and batch are arguments (not constants baked into the program), so the compiled
+    function is reused for every chunk. Several proxies in one call share their common work
+    (XLA merges the identical forward/backward passes of e.g. ``snip``, ``plain``, ``grad_norm``).
+
+    Args:
+      proxy: a registered name, a callable ``(apply_fn, params, batch)``, or a sequence of them.
+      apply_fn: ``(params, x, train, mask) -> logits``.
+      mode: ``"vmap"`` (batched over masks) or ``"map"`` (``lax.map``, a loop inside the program).
+      proxy_kwargs: ``{name: options}`` bound to named proxies.
+
+    Raises:
+      ValueError: unknown proxy name or mode, or an empty proxy sequence.
+    """
+    if mode not in ("vmap", "map"):
+        raise ValueError(f"score_cells mode must be 'vmap' or 'map', got {mode!r}.")
+    many = [proxy] if isinstance(proxy, str) or callable(proxy) else list(proxy)
+    if not many:
+        raise ValueError("score_cells needs at least one proxy.")
+    kw = proxy_kwargs or {}
+    fns = [get_proxy(p, **kw.get(p, {})) if isinstance(p, str) else p for p in many]
+
+    def one(params, batch, m):
+        return tuple(fn(lambda p, x, t: apply_fn(p, x, t, m), params, batch) for fn in fns)
+
+    if mode == "vmap":
+        return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
+    return jax.jit(lambda params, batch, ms: jax.lax.map(lambda m: one(params, batch, m), ms))
+
+
 def score_cells(
-    proxy: str | Callable[..., jax.Array],
+    proxy: str | Callable[..., jax.Array] | Sequence[str | Callable[..., jax.Array]],
     apply_fn: MaskedApplyFn,
     params: Params,
     batch: Batch,
@@ -87,11 +125,14 @@ def score_cells(
     progress: bool = True,
     proxy_kwargs: dict[str, Any] | None = None,
     stats_out: dict[str, float] | None = None,
-) -> np.ndarray:
-    """Scores every architecture mask with one compiled ``vmap`` of the proxy.
+    resume: tuple[int, Any] | None = None,
+    on_chunk: Callable[[int, Any], None] | None = None,
+) -> np.ndarray | dict[str, np.ndarray]:
+    """Scores every architecture mask with one compiled ``vmap`` of the proxy (or proxies).
 
     Args:
-      proxy: a registered name (see ``PROXIES``) or a callable ``(apply_fn, params, batch)``.
+      proxy: a registered name (see ``PROXIES``), a callable ``(apply_fn, params, batch)``, or a
+        sequence of names/callables scored together in one compiled pass.
       apply_fn: ``(params, x, train, mask) -> logits`` (see :func:`supernet_apply_fn`).
       params: shared supernet parameters (one random initialisation for all cells).
       batch: ``{"image", "label"}``.
@@ -101,19 +142,43 @@ def score_cells(
         ``"map"`` (``lax.map``: a loop over masks inside the compiled call, so a supernet whose
         edges dispatch with ``lax.switch`` runs only the selected ops). Both compile once.
       progress: show a tqdm bar.
-      proxy_kwargs: options bound to a named proxy.
+      proxy_kwargs: options bound to a named proxy; with several proxies, ``{name: options}``.
       stats_out: if a dict, receives ``compile_s``, ``total_s`` and ``per_arch_s`` (excluding the
         first, compiling chunk).
+      resume: ``(done, scores)`` from an earlier, interrupted call on the same masks: the first
+        ``done`` masks are not scored again (``scores`` as this function returns them).
+      on_chunk: called as ``on_chunk(done, scores)`` after every chunk (e.g. to checkpoint).
 
     Returns:
-      ``(n,)`` float64 scores, in the order of ``masks``.
+      ``(n,)`` float64 scores in the order of ``masks``; for a sequence of proxies, a dict of them
+      keyed by proxy name (``__name__`` for callables).
 
     Raises:
-      ValueError: unknown proxy name or mode, empty masks or a non-positive chunk size.
+      ValueError: unknown proxy name or mode, empty masks, a non-positive chunk size or a
+        ``resume`` that does not fit ``masks``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, flax.linen as nn
+        >>> class Masked(nn.Module):
+        ...     @nn.compact
+        ...     def __call__(self, x, m):
+        ...         return nn.Dense(2)(m[0] * nn.Dense(4)(x) + m[1] * nn.Dense(4)(x))
+        >>> x = jnp.ones((2, 3))
+        >>> p = Masked().init(jax.random.key(0), x, jnp.ones(2))["params"]
+        >>> apply_fn = lambda p, x, t, m: Masked().apply({"params": p}, x, m)
+        >>> s = score_cells(["snip", "synflow"], apply_fn, p, {"image": x, "label": jnp.zeros(2,
+        ...     jnp.int32)}, jnp.eye(2), progress=False)
+        >>> sorted(s), s["snip"].shape
+        (['snip', 'synflow'], (2,))
     """
-    if mode not in ("vmap", "map"):
-        raise ValueError(f"score_cells mode must be 'vmap' or 'map', got {mode!r}.")
-    fn = get_proxy(proxy, **(proxy_kwargs or {})) if isinstance(proxy, str) else proxy
+    single = isinstance(proxy, str) or callable(proxy)
+    many = [proxy] if single else list(proxy)
+    if single and proxy_kwargs and isinstance(proxy, str):
+        proxy_kwargs = {proxy: proxy_kwargs}
+    run = make_scorer(many, apply_fn, mode=mode, proxy_kwargs=proxy_kwargs)
+    names = [
+        p if isinstance(p, str) else getattr(p, "__name__", f"proxy{i}") for i, p in enumerate(many)
+    ]
     masks = np.asarray(masks)
     if masks.ndim < 1 or masks.shape[0] == 0:
         raise ValueError(f"score_cells needs at least one mask, got shape {masks.shape}.")
@@ -121,42 +186,52 @@ def score_cells(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
     n = masks.shape[0]
     chunk = min(int(chunk_size), n)
+    out = {k: np.full(n, np.nan, np.float64) for k in names}
+    done = 0
+    if resume is not None:
+        done, prev = int(resume[0]), resume[1]
+        prev = {names[0]: prev} if single else prev
+        if not 0 <= done <= n or any(np.shape(prev.get(k, ())) != (n,) for k in names):
+            raise ValueError(
+                f"resume=({done}, ...) does not fit {n} masks and proxies {names}: scores must "
+                f"have shape ({n},) per proxy and 0 <= done <= {n}."
+            )
+        for k in names:
+            out[k][:done] = np.asarray(prev[k], np.float64)[:done]
 
-    def one(m):
-        return fn(lambda p, x, t: apply_fn(p, x, t, m), params, batch)
-
-    run = jax.jit(jax.vmap(one) if mode == "vmap" else (lambda ms: jax.lax.map(one, ms)))
-
-    out = np.empty(n, np.float64)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n, desc=getattr(fn, "__name__", "proxy"), unit="arch")
+        bar = tqdm(total=n, initial=done, desc="+".join(names), unit="arch")
     t0 = time.perf_counter()
     t_first = None
-    for start in range(0, n, chunk):
+    for start in range(done, n, chunk):
         ms = masks[start : start + chunk]
         k = ms.shape[0]
         if k < chunk:
             ms = np.concatenate([ms, np.repeat(ms[-1:], chunk - k, axis=0)])
-        vals = np.asarray(jax.device_get(run(jnp.asarray(ms))), np.float64)
-        out[start : start + k] = vals[:k]
+        vals = jax.device_get(run(params, batch, jnp.asarray(ms)))
+        for name, v in zip(names, vals):
+            out[name][start : start + k] = np.asarray(v, np.float64)[:k]
         if t_first is None:
             t_first = time.perf_counter() - t0
         if bar is not None:
             bar.update(k)
+        if on_chunk is not None:
+            on_chunk(start + k, out[names[0]] if single else out)
     total = time.perf_counter() - t0
     if bar is not None:
         bar.close()
     if stats_out is not None:
-        rest = n - chunk
+        t_first = total if t_first is None else t_first
+        rest = n - done - chunk
         stats_out.update(
             compile_s=float(t_first),
             total_s=float(total),
-            per_arch_s=float((total - t_first) / rest) if rest > 0 else float(t_first / n),
+            per_arch_s=float((total - t_first) / rest) if rest > 0 else float(t_first / chunk),
         )
-    return out
+    return out[names[0]] if single else out
 
 
 def rank_correlation(scores: Sequence[float], accuracy: Sequence[float]) -> dict[str, float]:
