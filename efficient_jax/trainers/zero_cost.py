@@ -179,6 +179,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             log.info("%s: %s", name, {k: v for k, v in results.items() if k.startswith(name)})
         _write(workdir, archs, acc, scores, results)
     _plot(workdir, results, config.proxies)
+    _plot_scatter(workdir, acc, scores, results)
     return results
 
 
@@ -209,4 +210,34 @@ def _plot(workdir, results, names) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(workdir, "proxies_tau.png"), dpi=120)
+    plt.close(fig)
+
+
+def _plot_scatter(workdir, acc, scores, results) -> None:
+    """Score vs accuracy, one panel per proxy (hexbin when there are many cells)."""
+    import matplotlib.pyplot as plt
+
+    names = list(scores)
+    if not names:
+        return
+    cols = min(len(names), 3)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        s = scores[name]
+        ok = np.isfinite(s) & np.isfinite(acc)
+        if ok.sum() > 2000:
+            ax.hexbin(s[ok], acc[ok], gridsize=60, bins="log", mincnt=1, cmap="viridis")
+        else:
+            ax.scatter(s[ok], acc[ok], s=6, alpha=0.6)
+        tau = results.get(f"{name}_kendall_tau", np.nan)
+        title = f"{name} (τ = {tau:.3f}, {int(ok.sum())} cells"
+        off = int((np.isinf(s) & np.isfinite(acc)).sum())
+        ax.set_title(title + (f"; {off} at ±∞ not drawn)" if off else ")"), fontsize=9)
+        ax.set_xlabel("score")
+        ax.set_ylabel("accuracy (%)")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(workdir, "proxies_scatter.png"), dpi=120)
     plt.close(fig)
