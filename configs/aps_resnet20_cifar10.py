@@ -57,6 +57,8 @@ def get_config(arg=None):
     config.reward_alpha = 0.0
     config.reward_beta = -0.1
     config.beam = 5
+    config.constrained_beam = True  # beam only over prefixes that can meet the target
+    config.budget_slack = 0.02  # ... within +2% of it
     # Training of the searched widths (thesis: from scratch with the default recipe).
     config.finetune_steps = 64000
     config.finetune_lr = 0.1

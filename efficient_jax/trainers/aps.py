@@ -144,7 +144,14 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer):
             row["phi"] = float(aps.network_sharing_level(transforms, space.depth))
             row["elapsed_s"] = time.time() - t0
             writer.write_scalars(step, {k: v for k, v in row.items() if k != "step"})
-    beams = aps.beam_search(ctrl, cparams, config.beam)
+    # Algorithm 4 picks the candidate closest to the target; a beam over prefixes that can still
+    # meet it guarantees one exists (the soft reward alone can leave the whole beam over budget).
+    feasible = (
+        aps.within_budget(space, target * (1 + config.budget_slack))
+        if config.get("constrained_beam", True)
+        else None
+    )
+    beams = aps.beam_search(ctrl, cparams, config.beam, feasible=feasible)
     choices, macs = aps.pick_architecture(beams, space, target)
     return (
         params,

@@ -94,6 +94,21 @@ def test_reward_and_pick_architecture():
     assert aps.pick_architecture([(big, -1.0), (small, -2.0)], space, target)[0] == tuple(small)
 
 
+def test_constrained_beam_search_stays_within_the_budget():
+    space = aps.make_space((0.25, 0.5, 0.75, 1.0))
+    ctrl = aps.Controller(space.num_blocks, space.num_choices, 8)
+    params = ctrl.init(jax.random.key(0), jnp.zeros((space.num_blocks,), jnp.int32))
+    lo, hi = space.macs_range()
+    target = lo + 0.3 * (hi - lo)
+    free = aps.beam_search(ctrl, params, 4)
+    beams = aps.beam_search(ctrl, params, 4, feasible=aps.within_budget(space, target))
+    assert len(beams) == 4 and all(space.macs(seq) <= target for seq, _ in beams)
+    # the constraint only removes sequences: the best feasible one is no more likely than the best
+    assert beams[0][1] <= free[0][1] + 1e-6
+    with pytest.raises(ValueError, match="feasibility"):
+        aps.beam_search(ctrl, params, 4, feasible=aps.within_budget(space, lo - 1))
+
+
 def test_extracted_child_computes_the_supernet_candidate(fast_compile):
     space = aps.make_space((0.5, 1.0), depth=8)
     key = jax.random.key(0)

@@ -39,6 +39,7 @@ from efficient_jax.nas.channels._search import (
     make_space,
     network_sharing_level,
     pick_architecture,
+    within_budget,
 )
 from efficient_jax.nas.channels._sharing import (
     APS_STRATEGIES,
@@ -76,6 +77,7 @@ __all__ = [
     "normalize_columns",
     "pair_sharing",
     "pick_architecture",
+    "within_budget",
     "resnet_macs",
     "sample_actions",
     "sequence_logprob",

@@ -9,6 +9,8 @@ sequence come from one teacher-forced pass (:func:`sequence_logprob`), so the RE
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -92,9 +94,23 @@ def mnasnet_reward(accuracy, flops, target, alpha: float = 0.0, beta: float = -0
 
 
 def beam_search(
-    controller: Controller, params, beam: int = 5
+    controller: Controller,
+    params,
+    beam: int = 5,
+    feasible: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> list[tuple[tuple[int, ...], float]]:
-    """The ``beam`` most likely sequences with their log-probabilities (best first)."""
+    """The ``beam`` most likely sequences with their log-probabilities (best first).
+
+    Args:
+      controller, params: the trained controller.
+      beam: beam width.
+      feasible: optional predicate on a *partial* sequence; prefixes for which it is False are
+        dropped before ranking (e.g. "can still meet the FLOPs budget if every remaining block
+        takes its narrowest width"), so every returned sequence satisfies it.
+
+    Raises:
+      ValueError: for ``beam < 1``, or when no sequence satisfies ``feasible``.
+    """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}.")
     step = jax.jit(
@@ -110,7 +126,13 @@ def beam_search(
             new_carry, lg = step(carry, prev, layer)
             logp = np.asarray(jax.nn.log_softmax(lg))
             for a in range(controller.num_choices):
-                cand.append((seq + (a,), score + float(logp[a]), new_carry))
+                if feasible is None or feasible(seq + (a,)):
+                    cand.append((seq + (a,), score + float(logp[a]), new_carry))
+        if not cand:
+            raise ValueError(
+                f"beam_search: no sequence of length {layer + 1} satisfies the feasibility "
+                "predicate (e.g. a FLOPs budget below the narrowest architecture)."
+            )
         cand.sort(key=lambda t: -t[1])
         beams = cand[:beam]
     return [(seq, score) for seq, score, _ in beams]

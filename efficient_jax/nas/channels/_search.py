@@ -5,7 +5,7 @@ inheritance from a pretrained ResNet and extraction of the searched child (Bai t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -187,6 +187,24 @@ def extract_child(
             "bn2": {"mean": jnp.zeros(planes), "var": jnp.ones(planes)},
         }
     return model, {"params": params, "batch_stats": stats}
+
+
+def within_budget(space: APSSpace, max_macs: float) -> Callable[[tuple[int, ...]], bool]:
+    """Predicate for :func:`beam_search`: can this prefix still end at ``≤ max_macs`` MACs
+    if every remaining block takes its narrowest width (MACs grow with every block's width)?
+
+    Example:
+        >>> space = make_space((0.5, 1.0))
+        >>> ok = within_budget(space, space.macs((0,) * space.num_blocks))
+        >>> ok((0, 0)), ok((1,))
+        (True, False)
+    """
+
+    def feasible(prefix: tuple[int, ...]) -> bool:
+        rest = space.num_blocks - len(prefix)
+        return space.macs(tuple(prefix) + (0,) * rest) <= max_macs
+
+    return feasible
 
 
 def pick_architecture(
