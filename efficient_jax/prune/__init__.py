@@ -7,6 +7,7 @@
 * Physical export of channel pruning: :func:`export_channel_pruned` + :func:`slim_apply`.
 """
 
+from efficient_jax.prune._batchnorm import reestimate_batch_stats
 from efficient_jax.prune._cd_losses import (
     correction_loss,
     cross_distillation_loss,
@@ -80,6 +81,7 @@ __all__ = [
     "layer_function",
     "layer_inputs",
     "model_layers",
+    "reestimate_batch_stats",
     "select_layers",
     "soft_cross_distillation_loss",
     "train_layer",
