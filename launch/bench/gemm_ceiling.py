@@ -6,11 +6,14 @@ work, no implementation can beat scikit-learn by more than the ratio of the two 
 prints it for the row counts of a run (a minibatch, a full-batch fit, predicting all of NB201).
 
 Usage:
-  python launch/bench/gemm_ceiling.py
+  python launch/bench/gemm_ceiling.py --out /tmp/gemm_ceiling.json
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import platform
 import time
 
 import jax
@@ -28,6 +31,9 @@ def gflops(matmul, a, b, reps: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="", help="optional JSON file for the table")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
     xla_dot = jax.jit(jnp.dot)
     rows = []
@@ -42,6 +48,19 @@ def main() -> None:
     print(f"{header[0]:>6} {header[1]:>10} {header[2]:>10} {header[3]:>8} {header[4]:>20}")
     for n, f64, np32, xla32 in rows:
         print(f"{n:>6} {f64:>10.1f} {np32:>10.1f} {xla32:>8.1f} {xla32 / f64:>20.2f}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(
+                {
+                    "machine": platform.processor() or platform.machine(),
+                    "device": str(jax.devices()[0]),
+                    "rows": [
+                        dict(zip(("rows", "numpy_f64", "numpy_f32", "xla_f32"), r)) for r in rows
+                    ],
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":
