@@ -8,7 +8,9 @@ Command (after the runs in docs/results_few_shot_pruning.md):
 
 Writes ``<img>/fsp_accuracy_vs_k.png`` (top-1 vs K per method, channel runs),
 ``<img>/fsp_layer_error.png`` (per-layer estimation error ``L^e`` of w/o CD, CD and SCD for the
-first run) and a flat JSON; prints a markdown table last.
+first run), ``<img>/fsp_bn_reestimate.png`` (top-1 with the teacher's BatchNorm statistics vs
+statistics re-estimated on the few-shot images, for runs made with ``bn_reestimate``) and a flat
+JSON; prints a markdown table last (``+BN``: with re-estimated statistics).
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ def _load(workdir: str) -> tuple[dict, list[dict], dict]:
         tags = {k.split("/seed")[1] for k in done if "/seed" in k}
         seeds = sorted(t for t in tags if all(f"{m}/seed{t}" in done for m in methods))
         for m in methods:  # Only seeds that every method finished.
-            accs = [done[f"{m}/seed{t}"]["top1"] for t in seeds]
-            results[f"{m}/top1"] = statistics.fmean(accs)
-            results[f"{m}/top1_std"] = statistics.pstdev(accs)
+            for key in ("top1", "top1_bn"):
+                accs = [done[f"{m}/seed{t}"].get(key) for t in seeds]
+                if accs and all(a is not None for a in accs):
+                    results[f"{m}/{key}"] = statistics.fmean(accs)
+                    results[f"{m}/{key}_std"] = statistics.pstdev(accs)
         config["seeds"] = seeds
     return results, [m for m in metrics if "layer" in m], config
 
@@ -67,12 +71,14 @@ def main(argv: list[str] | None = None) -> dict:
         row = [name, cfg["structure"], str(cfg["k"]), str(len(cfg["seeds"]))]
         flat[f"{name}/seeds"] = len(cfg["seeds"])
         for m in METHODS:
-            if f"{m}/top1" in res:
-                flat[f"{name}/{m}/top1"] = res[f"{m}/top1"]
-                std = res.get(f"{m}/top1_std", 0.0)
-                row.append(f"{100 * res[f'{m}/top1']:.2f}" + (f" ± {100 * std:.2f}" if std else ""))
-            else:
-                row.append("-")
+            cell = []
+            for key in ("top1", "top1_bn"):
+                if f"{m}/{key}" in res:
+                    flat[f"{name}/{m}/{key}"] = res[f"{m}/{key}"]
+                    std = res.get(f"{m}/{key}_std", 0.0)
+                    txt = f"{100 * res[f'{m}/{key}']:.2f}" + (f" ± {100 * std:.2f}" if std else "")
+                    cell.append(txt if key == "top1" else f"+BN {txt}")
+            row.append("; ".join(cell) or "-")
         row.append(f"{100 * res['teacher/top1']:.2f}")
         rows.append(row)
 
@@ -118,12 +124,48 @@ def main(argv: list[str] | None = None) -> dict:
     fig.savefig(img / "fsp_layer_error.png", dpi=120)
     plt.close(fig)
 
+    bn_runs = [(n, r, c) for n, (r, _, c) in runs.items() if "none/top1_bn" in r]
+    if bn_runs:
+        _plot_bn(bn_runs, img / "fsp_bn_reestimate.png")
+
     pathlib.Path(args.out).write_text(json.dumps(flat, indent=2, sort_keys=True))
     head = ["run", "structure", "K", "seeds", *(LABELS[m] for m in METHODS), "teacher"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     print("\n".join(lines))
     return flat
+
+
+def _plot_bn(bn_runs, path: pathlib.Path) -> None:
+    """Per run: each method's top-1 with the teacher's vs re-estimated BatchNorm statistics."""
+    fig, axes = plt.subplots(
+        1, len(bn_runs), figsize=(3.3 * len(bn_runs), 3.4), sharey=True, squeeze=False
+    )
+    for ax, (_name, res, cfg) in zip(axes[0], bn_runs):
+        methods = [m for m in METHODS if f"{m}/top1_bn" in res]
+        x = range(len(methods))
+        for j, (key, label) in enumerate(
+            (("top1", "teacher's running statistics"), ("top1_bn", "re-estimated on K·10 images"))
+        ):
+            ax.bar(
+                [i + (j - 0.5) * 0.4 for i in x],
+                [100 * res[f"{m}/{key}"] for m in methods],
+                0.4,
+                yerr=[100 * res.get(f"{m}/{key}_std", 0.0) for m in methods],
+                capsize=2,
+                label=label,
+            )
+        ax.set_xticks(list(x), [LABELS[m] for m in methods], fontsize=8)
+        kind = "50% channels" if cfg["structure"] == "channel" else "90% unstructured"
+        ax.set_title(f"{kind}, K={cfg['k']} ({len(cfg['seeds'])} seeds)", fontsize=9)
+    axes[0][0].set_ylabel("CIFAR-10 test top-1 (%)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="lower center", ncol=2, fontsize=8, title="BatchNorm statistics"
+    )
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
