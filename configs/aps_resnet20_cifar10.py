@@ -9,7 +9,7 @@ Expected (thesis Table 6.2, ResNet-20 at ~50% FLOPs): APS-T 92.02% at 20.6M FLOP
 APS-O 91.61% at 19.1M, APS-I 91.24% at 21.5M (searched and trained from scratch, 600 search
 epochs on a P40, 6.9 h). Full settings here: 600 search epochs (200 warm-up) at batch 256,
 P/Q lr 1e-3, controller lr 1.6e-4, entropy 4e-3, FLOPs penalty (0, −0.1); for a GPU.
-`runlocal` (CPU, ~40 min on the shared, heavily loaded 2-core machine; docs/results_proxies_aps.md):
+`runlocal` (CPU, ~40 min on the shared, heavily loaded 2-core machine; docs/RESULTS.md):
 starts from the pretrained ResNet-20, 100 warm-up + 100 search steps at batch 64 per strategy, then
 200 fine-tuning steps of the child, test on 2,000 images: a smoke-scale run, not a reproduction.
 Search space: inner width of each of the 9 basic blocks from {0.25, 0.5, 0.75, 1.0} × stage width

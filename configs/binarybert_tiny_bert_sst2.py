@@ -13,7 +13,7 @@ LR 5e-5 / 2e-5 / 2e-5 at BERT scale; our model trains from scratch, so LRs are 1
 half-width ternary W2A8 with intermediate-layer KD (``int_steps``) then prediction KD
 (``pred_steps``) → TWS → binary fine-tuning with prediction KD (``split_steps``); the direct BWN
 baseline runs ``int_steps`` + ``pred_steps + split_steps``. Expected: TWS accuracy >= direct
-binary, and λ_max(binary) > λ_max(ternary) >~ λ_max(FP). Measured (docs/results_binarybert.md):
+binary, and λ_max(binary) > λ_max(ternary) >~ λ_max(FP). Measured (docs/RESULTS.md):
 TWS 81.2% vs direct BWN 79.7% (FP 80.9%). Runtime: 61 min on a loaded 2-core CPU.
 """
 

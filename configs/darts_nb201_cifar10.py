@@ -11,7 +11,7 @@ selects a cell by argmax(α) and by perturbation, and reports the cell's real NB
 ``test_acc_200ep``. Expected (NB201 paper, Table 5, full search: C=16, N=5): DARTS-V1 and V2
 collapse to the all-skip cell, 54.30%; GDAS 93.61 ± 0.09 (GDAS number quoted from memory of the
 paper, not from the specs).
-Measured (runlocal, 3 seeds, docs/results_darts.md): argmax of α collapses to skip/pool-heavy cells
+Measured (runlocal, 3 seeds, docs/RESULTS.md): argmax of α collapses to skip/pool-heavy cells
 (DARTS 72.98 ± 13.89, the all-skip 54.30% cell on one seed; GDAS 52.47; NA-DARTS 69.41; TangleNAS
 60.54), perturbation selection avoids it (DARTS 92.37 ± 1.30, NA-DARTS 90.96, TangleNAS 90.44).
 

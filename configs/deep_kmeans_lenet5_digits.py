@@ -7,7 +7,7 @@ Command:
 Trains LeNet-5 (600 Adam steps), then for per-layer CR 2/4/8/16 shares conv1/conv2 row-wise
 (rows of 5 taps; conv1 at CR 2) without ("WR") and after 300 SGD steps of re-training with the
 k-means regulariser (λ = 0.1 at every CR; at CR 8 also λ ∈ {0, 1e-4, 3e-4, 1e-3, 1e-2}).
-Expected (docs/results_sharing.md): re-trained (λ = 0.1) drops far less than WR at every CR; the
+Expected (docs/RESULTS.md): re-trained (λ = 0.1) drops far less than WR at every CR; the
 thesis' λ = 1e-4 is too weak for so short a schedule (≈ the λ = 0 control). Runtime: ~6 min on 2
 CPU cores. ``:runlocal`` is a 2-step smoke variant.
 """

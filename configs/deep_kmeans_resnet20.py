@@ -4,7 +4,7 @@ Command (GPU; the full re-training: 20 epochs of SGD per CR, lazy k-means every 
   python -m efficient_jax.main --config=configs/deep_kmeans_resnet20.py \
       --workdir=/tmp/ej_dkm_r20 \
       --config.init_from_pytorch=$EFFICIENT_JAX_DATA/weights/resnet20-12fca82f.npz
-CPU variant (what docs/results_sharing.md reports: 150 SGD steps of batch 32 per run, k-means
+CPU variant (what docs/RESULTS.md reports: 150 SGD steps of batch 32 per run, k-means
 every 50 steps, 10k training images, 2000 test images, λ = 0.1 at every CR plus the thesis
 λ ∈ {1e-4, 3e-4, 1e-3} at CR 8):
   python -m efficient_jax.main --config=configs/deep_kmeans_resnet20.py:cpu \
@@ -14,7 +14,7 @@ every 50 steps, 10k training images, 2000 test images, λ = 0.1 at every CR plus
 
 Expected: base 81.03% (JPEG test set); the thesis (TT-conv CR 2: +0.05; WRN CR 45: −1.63 vs WR
 −16.02) predicts ≈ 0 drop at CR 2 and re-trained ≪ WR at high CR; measured `cpu` numbers in
-docs/results_sharing.md. Runtime: GPU ~1 h (estimate, not run); `cpu` ~35 min on 2 busy CPU cores
+docs/RESULTS.md. Runtime: GPU ~1 h (estimate, not run); `cpu` ~35 min on 2 busy CPU cores
 (~5 min per re-training run).
 """
 

@@ -15,7 +15,7 @@ conv; the classifier is shared and unpruned). Methods: L1-norm, w/o CD, CD (μ =
 (α, β) = (0.9, 0.5), the thesis's ResNet values; no fine-tuning afterwards.
 
 Expected (thesis, VGG-16/CIFAR-10 VGG-50%, K=1): CD 69.25 ≈ SCD 68.53 > w/o CD 65.57 ≫ L1-norm
-14.36; the gap shrinks with K. Measured: docs/results_few_shot_pruning.md. Runtime on 2 CPU cores:
+14.36; the gap shrinks with K. Measured: docs/RESULTS.md. Runtime on 2 CPU cores:
 0.5–9 min per method and seed (T=300, K ≤ 10; CD is the slowest), depending on the load.
 """
 

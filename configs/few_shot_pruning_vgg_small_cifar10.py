@@ -16,7 +16,7 @@ producer of each is the previous conv with its BN, the pool in between is channe
 
 Expected (thesis, VGG-16 VGG-50%, K=1): CD 69.25, SCD 68.53, w/o CD 65.57, L1-norm 14.36.
 Runtime: teacher ~1 h on one GPU (hours on 2 CPU cores), pruning minutes. Not measured on CPU
-at full size (see docs/results_few_shot_pruning.md).
+at full size (see docs/RESULTS.md).
 """
 
 import pathlib

@@ -16,7 +16,7 @@ CPU smoke variant: ``:runlocal`` (its own 4-layer, 32-wide float model; seconds 
 Defaults here are the CPU budget (1,024 calibration examples, 200 steps per module, batch 32; QAT
 150 steps of batch 64); the thesis uses 4,096 examples and 2,000 steps per module with LR 1e-4
 (``:thesis``).
-Expected (see docs/results_mrem.md): W8 all ≈ float; at W2 MREM ≫ RTN and > REM, MREM-P ≈ MREM-S,
+Expected (see docs/RESULTS.md): W8 all ≈ float; at W2 MREM ≫ RTN and > REM, MREM-P ≈ MREM-S,
 QAT best but much slower. Runtime: RTN ~1 min, REM/MREM ~3–10 min, QAT (150 steps) ~10 min on
 2 contended CPU cores.
 """

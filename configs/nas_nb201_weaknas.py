@@ -7,7 +7,7 @@ Command:
   python -m efficient_jax.main --config=configs/nas_nb201_weaknas.py:runlocal --workdir=/tmp/ej_nas
 
 Expected (thesis Table 3.8, NB201 CIFAR-10, mean samples to the test-optimal cell over 100 runs):
-WeakNAS 182.1, regularized evolution 563.2, random search 7782.1. Measured (docs/results_nas.md;
+WeakNAS 182.1, regularized evolution 563.2, random search 7782.1. Measured (docs/RESULTS.md;
 either of the two tied optima counts): WeakNAS 144.4, evolution 265.1, random 5,378.
 Runtime: WeakNAS with the 4×128 MLP ~20 min for 100 runs on 2 shared CPU cores (the thesis' 4×1000
 MLP: `:hidden=1000`, meant for a GPU); the other methods take seconds to minutes. GP-BO ("bo") is

@@ -1,6 +1,6 @@
 """Tables and plots for few-shot pruning runs (trainer ``few_shot_pruning``).
 
-Command (after the runs in docs/results_few_shot_pruning.md):
+Command (after the runs in docs/RESULTS.md):
 
     python launch/report_few_shot_pruning.py --runs ch50_k1=/tmp/fsp_runs/ch50_k1 \\
         ch50_k5=/tmp/fsp_runs/ch50_k5 ch50_k10=/tmp/fsp_runs/ch50_k10 \\

@@ -1,6 +1,6 @@
 """CIFAR ResNet with searchable block widths: the APS supernet and the stand-alone child network.
 
-Search space (a simplification of Bai thesis §6.4, stated in docs/results_proxies_aps.md): the
+Search space (a simplification of Bai thesis §6.4, stated in docs/RESULTS.md): the
 inner width ``m_b`` of every basic block ``b`` (the output of its first conv = the input of its
 second conv) is chosen from per-stage candidates ``ratios × stage width`` (ResNet-20: 9 choices,
 e.g. {4, 8, 12, 16} in stage 1). Stage widths stay 16/32/64 so the pretrained option-A identity
