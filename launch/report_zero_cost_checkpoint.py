@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 import ml_collections
 import numpy as np
 
 from efficient_jax.nas.proxies import rank_correlation
-from efficient_jax.train import Checkpointer
-from efficient_jax.trainers.zero_cost import load_cells
+from efficient_jax.trainers.zero_cost import load_cells, scores_checkpointer, scores_template
 
 
 def main() -> None:
@@ -40,13 +38,7 @@ def main() -> None:
     config.accuracy_column = "test_acc_200ep"
     archs, acc, ref = load_cells(config)
     n = len(archs)
-    directory = os.path.join(args.workdir, "checkpoints", "+".join(group))
-    template = {
-        "cells_crc": np.zeros((), np.int64),
-        "done": np.zeros((), np.int64),
-        "scores": {p: np.zeros(n) for p in group},
-    }
-    state = Checkpointer(directory, max_to_keep=1).restore(template)
+    state = scores_checkpointer(args.workdir, group).restore(scores_template(group, n))
     done = int(state["done"])
     out = {"cells_scored": done, "cells_total": n}
     lines = [

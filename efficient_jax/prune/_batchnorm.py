@@ -77,7 +77,7 @@ def reestimate_batch_stats(
 
     with nn.intercept_methods(interceptor):
         model.apply(variables, images, train=True, mutable=["batch_stats"], **apply_kwargs)
-    stats = jax.tree.map(lambda a: a, dict(variables["batch_stats"]))
+    stats = dict(variables["batch_stats"])  # _set_path copies each dict it changes
     for path, value in found.items():
         stats = _set_path(stats, path, value)
     return {**variables, "batch_stats": stats}

@@ -86,19 +86,29 @@ def _groups(config) -> list[tuple[str, ...]]:
     return groups + [(p,) for p in rest]
 
 
+def scores_checkpointer(workdir: str, group: tuple[str, ...]) -> Checkpointer:
+    """The orbax checkpointer of one proxy group's scores (``workdir/checkpoints/<a+b>``)."""
+    return Checkpointer(os.path.join(workdir, "checkpoints", "+".join(group)), max_to_keep=1)
+
+
+def scores_template(group: tuple[str, ...], n: int, cells_crc=0) -> dict:
+    """The checkpointed state: a fingerprint of the cells, cells done, scores per proxy."""
+    return {
+        "cells_crc": np.asarray(cells_crc, np.int64),
+        "done": np.zeros((), np.int64),
+        "scores": {p: np.zeros(n) for p in group},
+    }
+
+
 def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.ndarray], dict]:
     """Scores one group of proxies over all masks, resuming from its latest checkpoint."""
     net = NB201Supernet(10, config.channels, config.cells_per_stage)
     variables = net.init(jax.random.key(config.seed), batch["image"][:1], jnp.full((6, 5), 0.2))
     apply_fn = proxies.supernet_apply_fn(net, variables["batch_stats"])
     n = masks.shape[0]
-    ckpt = Checkpointer(os.path.join(workdir, "checkpoints", "+".join(group)), max_to_keep=1)
+    ckpt = scores_checkpointer(workdir, group)
     cells_crc = np.asarray(zlib.crc32(masks.argmax(-1).astype(np.int8).tobytes()), np.int64)
-    template = {
-        "cells_crc": cells_crc,
-        "done": np.zeros((), np.int64),
-        "scores": {p: np.zeros(n) for p in group},
-    }
+    template = scores_template(group, n, cells_crc)
     try:
         state, step = ckpt.maybe_restore(template)
     except Exception as e:  # orbax: shape/structure mismatch with the template

@@ -75,6 +75,10 @@ def supernet_apply_fn(model, batch_stats: Any | None = None) -> MaskedApplyFn:
     return apply_fn
 
 
+def _as_list(proxy) -> list:
+    return [proxy] if isinstance(proxy, str) or callable(proxy) else list(proxy)
+
+
 def make_scorer(
     proxy: str | Callable[..., jax.Array] | Sequence[str | Callable[..., jax.Array]],
     apply_fn: MaskedApplyFn,
@@ -99,7 +103,7 @@ def make_scorer(
     """
     if mode not in ("vmap", "map"):
         raise ValueError(f"score_cells mode must be 'vmap' or 'map', got {mode!r}.")
-    many = [proxy] if isinstance(proxy, str) or callable(proxy) else list(proxy)
+    many = _as_list(proxy)
     if not many:
         raise ValueError("score_cells needs at least one proxy.")
     kw = proxy_kwargs or {}
@@ -172,7 +176,7 @@ def score_cells(
         (['snip', 'synflow'], (2,))
     """
     single = isinstance(proxy, str) or callable(proxy)
-    many = [proxy] if single else list(proxy)
+    many = _as_list(proxy)
     if single and proxy_kwargs and isinstance(proxy, str):
         proxy_kwargs = {proxy: proxy_kwargs}
     run = make_scorer(many, apply_fn, mode=mode, proxy_kwargs=proxy_kwargs)
