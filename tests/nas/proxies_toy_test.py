@@ -89,8 +89,16 @@ def test_grasp_matches_finite_difference_hessian_product():
 def test_fisher_matches_hand_formula():
     _, _, dz, da = _grads(W1, W2, X, Y)
     a, _, z = _forward(W1, W2, X)
-    expected = (0.5 * np.mean((a * da) ** 2, 0)).sum() + (0.5 * np.mean((z * dz) ** 2, 0)).sum()
+    per_channel_l1 = (0.5 * np.mean((a * da) ** 2, 0)).sum()
+    per_channel_l2 = (0.5 * np.mean((z * dz) ** 2, 0)).sum()
+    # NASLib broadcasts each channel's value to its fan-in weights: 2 inputs for l1, 3 for l2.
+    expected = 2 * per_channel_l1 + 3 * per_channel_l2
     np.testing.assert_allclose(proxies.fisher(apply_fn, PARAMS, BATCH), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        proxies.fisher(apply_fn, PARAMS, BATCH, per_weight=False),
+        per_channel_l1 + per_channel_l2,
+        rtol=1e-5,
+    )
 
 
 def test_nwot_logdet_of_hand_kernel():

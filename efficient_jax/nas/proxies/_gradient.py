@@ -12,7 +12,7 @@ grad_norm   ‖∂L/∂W_l‖₂ per layer                                      
 snip        |θ ⊙ ∂L/∂θ|  (Lee et al. 2019)                              batch statistics
 plain       θ ⊙ ∂L/∂θ                                                   batch statistics
 grasp       −θ ⊙ H g, g = ∂L/∂θ (Wang et al. 2020)                      batch statistics
-fisher      ½ mean_n (Σ_hw a ⊙ ∂L/∂a)² per output channel (Turner 2020)  batch statistics
+fisher      fan_in · ½ mean_n (Σ_hw a ⊙ ∂L/∂a)² per channel (Turner)    batch statistics
 l2_norm     ‖W_l‖₂ per layer that the architecture uses                  batch statistics
 synflow     |θ ⊙ ∂R/∂θ|, R = Σ f(1; |θ|) (Tanaka et al. 2020)           removed (identity)
 ==========  ==========================================================  =====================
@@ -24,6 +24,8 @@ is NASLib's ``bn=False``. Abdelfattah et al., "Zero-Cost Proxies for Lightweight
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -95,8 +97,18 @@ def grasp(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
     return sum_tree(jax.tree.map(lambda w, h: -w * h, kernels, hg))
 
 
-def fisher(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
-    """Σ_layers Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² on conv/dense outputs ``a``."""
+def fisher(
+    apply_fn: ProxyApplyFn, params: Params, batch: Batch, *, per_weight: bool = True
+) -> jax.Array:
+    """Σ_layers fan_in · Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² on conv/dense outputs ``a``.
+
+    Args:
+      apply_fn, params, batch: as for every proxy.
+      per_weight: NASLib (``compute_fisher_per_weight`` + ``reshape_elements``) broadcasts each
+        output channel's value to the channel's ``fan_in = k_h·k_w·C_in`` weights before summing,
+        so a 3×3 conv's channels weigh nine times a 1×1 conv's. ``False`` sums the per-channel
+        values once (Turner et al. 2020's channel saliency).
+    """
     ins, outs, grads = output_grads(
         apply_fn,
         params,
@@ -111,7 +123,13 @@ def fisher(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
         a = outs[name]
         prod = a * grads[name]
         g_nk = prod.sum(axis=tuple(range(1, prod.ndim - 1))) if prod.ndim > 2 else prod
-        total = total + jnp.sum(0.5 * jnp.mean(g_nk**2, axis=0))
+        per_channel = jnp.sum(0.5 * jnp.mean(g_nk**2, axis=0))
+        if per_weight:
+            kernel = _layer_leaf(params, name, "kernel")
+            if kernel is None:
+                raise ValueError(f"fisher: no kernel found for layer {name!r}.")
+            per_channel = per_channel * math.prod(kernel.shape[:-1])
+        total = total + per_channel
     return total
 
 
@@ -134,8 +152,8 @@ def l2_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
     return sum_tree(map_with_path_str(norm, params, g))
 
 
-def _layer_bias(params: Params, name: str) -> jax.Array | None:
-    """The ``bias`` leaf of the layer at module path ``name`` (``None`` if it has none)."""
+def _layer_leaf(params: Params, name: str, leaf: str) -> jax.Array | None:
+    """The ``leaf`` (e.g. ``bias``) of the layer at module path ``name`` (``None`` if absent)."""
     node = params
     for part in name.split("/"):
         if not isinstance(node, dict) and not hasattr(node, "keys"):
@@ -145,7 +163,7 @@ def _layer_bias(params: Params, name: str) -> jax.Array | None:
             node = params if "kernel" in params else None
             break
         node = node[part]
-    return None if node is None or "bias" not in node else node["bias"]
+    return None if node is None or leaf not in node else node[leaf]
 
 
 def synflow(
@@ -186,7 +204,7 @@ def synflow(
     total = jnp.zeros((), dtype)
     for name in ins:  # Conv/Dense layers (not BatchNorm)
         y = outs[name]
-        b = _layer_bias(abs_params, name)
+        b = _layer_leaf(abs_params, name, "bias")
         if b is not None:
             y = y - b
         total = total + jnp.sum(y * grads[name])
