@@ -65,6 +65,7 @@ def get_config(arg=None):
     config.test_limit = 0
     config.baseline_uniform = True
     config.log_every = 100
+    config.checkpoint_every = 1000  # orbax checkpoints of search and child training; reruns resume
     if arg["runlocal"]:
         config.init_from_pytorch = "{data_dir}/weights/resnet20-12fca82f.npz"
         config.batch_size = 64
@@ -79,4 +80,5 @@ def get_config(arg=None):
         config.finetune_lr = 0.02
         config.test_limit = 2000
         config.log_every = 25
+        config.checkpoint_every = 50
     return config

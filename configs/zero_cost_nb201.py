@@ -39,9 +39,14 @@ def get_config(arg=None):
     config.limit = arg["limit"]  # 0 = every cell of the set; n = a fixed random subset of n
     config.proxies = tuple(arg["proxies"].split("+")) if arg["proxies"] else _NASLIB
     config.batch_size = 64
+    # NASLib scores each cell at PyTorch's default init (U(±1/√fan_in) weights and biases);
+    # "flax": the supernet's own initialisers (Kaiming normal convs, zero biases)
+    config.init = "torch"
     config.channels = 16
     config.cells_per_stage = 5
-    config.chunk_size = 2  # masks per compiled call for the batch-64 proxies (memory ∝ it)
+    # masks per compiled call for the batch-64 proxies: 1, because under vmap the per-mask weight
+    # gradients become batched-kernel convolutions, 2x slower per cell on XLA:CPU (RESULTS.md)
+    config.chunk_size = 1
     config.synflow_chunk_size = 32
     config.one_pass = True  # the batch-64 proxies together in one compiled pass
     config.checkpoint_every = 1024  # cells between orbax checkpoints of the scores
@@ -51,5 +56,4 @@ def get_config(arg=None):
         config.proxies = (
             tuple(arg["proxies"].split("+")) if arg["proxies"] else ("synflow", "snip", "l2_norm")
         )
-        config.chunk_size = 4
     return config

@@ -1,18 +1,28 @@
-"""Kendall τ of an unfinished zero-cost run, from its latest orbax checkpoint.
+"""Kendall τ of unfinished (or several) zero-cost runs, from their latest orbax checkpoints.
 
 The ``zero_cost`` trainer checkpoints the scores every ``checkpoint_every`` cells; this reads the
-latest checkpoint of one proxy group and prints, for the cells scored so far, each proxy's τ and
-Spearman ρ with accuracy next to NASLib's τ on the same cells (sample set only).
+latest checkpoint of one proxy group per ``--run`` and prints, for the cells scored so far, each
+proxy's τ and Spearman ρ with accuracy next to NASLib's τ on the same cells (sample set only).
 
-Usage (same ``cells``/``limit``/``seed`` as the run):
-  python launch/report_zero_cost_checkpoint.py --workdir /tmp/ej_zc_sub100 --limit 100 \\
-      --proxies snip+grad_norm+l2_norm+plain+grasp+fisher+jacov+nwot --out /tmp/partial_tau.json
+Several runs over the same cell set (same seed, batch and initialisation, so the same supernet
+weights) are merged by architecture: a cell scored by more than one run counts once, and the
+largest relative disagreement between runs on such cells is printed (float32 rounding). Each run's
+``config.json`` gives its cell set (``cells``, ``limit``, ``seed``) and initialisation.
+
+``--run WORKDIR:GROUP[:USE]``: the run's workdir, the proxy group as the run named it
+(``a+b+c``; the batch-64 proxies run as one group), optionally the proxies to take from it.
+
+Usage:
+  python launch/report_zero_cost_checkpoint.py \\
+      --run /tmp/ej_zc_725:snip+grad_norm+l2_norm+plain+grasp+fisher+jacov+nwot \\
+      --run /tmp/ej_zc_fisher100:fisher --out /tmp/partial_tau.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import ml_collections
 import numpy as np
@@ -20,43 +30,94 @@ import numpy as np
 from efficient_jax.nas.proxies import rank_correlation
 from efficient_jax.trainers.zero_cost import load_cells, scores_checkpointer, scores_template
 
+# settings that change the scores: runs merged together must agree on them (init: absent in
+# runs from before the option existed, which used the supernet's own initialisers)
+_SAME = ("cells", "seed", "batch_size", "channels", "cells_per_stage", "init")
+
+
+def _parse_run(spec: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--run must be WORKDIR:GROUP[:USE], got {spec!r}.")
+    group = tuple(parts[1].split("+"))
+    use = tuple(parts[2].split("+")) if len(parts) == 3 else group
+    if not set(use) <= set(group):
+        raise ValueError(f"--run {spec!r}: USE {use} must be a subset of the group {group}.")
+    return parts[0], group, use
+
+
+def merge_runs(specs, data_dir=""):
+    """``(scores by proxy by arch, accuracy by arch, NASLib scores by proxy by arch, info)``."""
+    scores: dict[str, dict[str, float]] = {}
+    info = {"runs": [], "max_rel_disagreement": 0.0, "overlapping_cells": 0}
+    first = None
+    for workdir, group, use in map(_parse_run, specs):
+        with open(os.path.join(workdir, "config.json")) as f:
+            run_config = {"init": "flax", **json.load(f)}
+        settings = {k: run_config.get(k) for k in _SAME}
+        if first is None:
+            first = settings
+        elif settings != first:
+            raise ValueError(f"{workdir}: settings {settings} differ from the first run's {first}.")
+        config = ml_collections.ConfigDict(
+            dict(cells=settings["cells"], limit=run_config.get("limit", 0), seed=settings["seed"])
+        )
+        config.data_dir = data_dir or run_config.get("data_dir", "")
+        config.accuracy_column = run_config.get("accuracy_column", "test_acc_200ep")
+        archs, acc_run, ref_run = load_cells(config)
+        state = scores_checkpointer(workdir, group).restore(scores_template(group, len(archs)))
+        done = int(state["done"])
+        info["runs"].append({"workdir": workdir, "cells_scored": done, "cells_total": len(archs)})
+        if not info.get("acc"):
+            info["acc"], info["ref"] = {}, {p: {} for p in ref_run}
+        info["acc"].update(zip(archs, acc_run))
+        for p, v in ref_run.items():
+            info["ref"][p].update(zip(archs, v))
+        for p in use:
+            got = scores.setdefault(p, {})
+            for a, s in zip(archs[:done], np.asarray(state["scores"][p])[:done]):
+                if a in got:
+                    info["overlapping_cells"] += 1
+                    rel = abs(got[a] - s) / max(abs(got[a]), abs(s), 1e-12)
+                    if np.isfinite(rel):
+                        info["max_rel_disagreement"] = max(info["max_rel_disagreement"], rel)
+                else:
+                    got[a] = float(s)
+    acc, ref = info.pop("acc"), info.pop("ref")
+    info["settings"] = first
+    return scores, acc, ref, info
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--proxies", required=True, help="the group, joined by '+'")
-    parser.add_argument("--cells", default="sample", choices=("sample", "all"))
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data_dir", default="")
+    parser.add_argument("--run", action="append", required=True, help="WORKDIR:GROUP[:USE]")
+    parser.add_argument("--data_dir", default="", help="default: the runs' own")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    group = tuple(args.proxies.split("+"))
-    config = ml_collections.ConfigDict(
-        dict(cells=args.cells, limit=args.limit, seed=args.seed, data_dir=args.data_dir)
-    )
-    config.accuracy_column = "test_acc_200ep"
-    archs, acc, ref = load_cells(config)
-    n = len(archs)
-    state = scores_checkpointer(args.workdir, group).restore(scores_template(group, n))
-    done = int(state["done"])
-    out = {"cells_scored": done, "cells_total": n}
+    scores, acc, ref, info = merge_runs(args.run, args.data_dir)
+    out = {"info": info}
     lines = [
-        f"cells scored: {done} of {n}",
-        "| proxy | τ ours | ρ ours | NASLib τ (same cells) | abs Δτ | τ(ours, NASLib) |",
-        "|---|---|---|---|---|---|",
+        *(f"{r['workdir']}: {r['cells_scored']} of {r['cells_total']} cells" for r in info["runs"]),
+        f"cells scored by more than one run: {info['overlapping_cells']} "
+        f"(largest relative disagreement {info['max_rel_disagreement']:.1e})",
+        "| proxy | cells | τ ours | ρ ours | NASLib τ (same cells) | abs Δτ | τ(ours, NASLib) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for p in group:
-        s = np.asarray(state["scores"][p])[:done]
-        ours = rank_correlation(s, acc[:done])
-        row = {"ours": ours}
-        cells = [p, f"{ours['kendall_tau']:.3f}", f"{ours['spearman']:.3f}", "—", "—", "—"]
+    for p, by_arch in scores.items():
+        archs = sorted(by_arch)
+        s = np.array([by_arch[a] for a in archs])
+        a = np.array([acc[x] for x in archs])
+        ours = rank_correlation(s, a)
+        row = {"cells": len(archs), "ours": ours}
+        cells = [p, str(len(archs)), f"{ours['kendall_tau']:.3f}", f"{ours['spearman']:.3f}"]
+        cells += ["—", "—", "—"]
         if p in ref:
-            theirs = rank_correlation(ref[p][:done], acc[:done])
-            vs = rank_correlation(s, ref[p][:done])["kendall_tau"]
+            theirs_s = np.array([ref[p][x] for x in archs])
+            theirs = rank_correlation(theirs_s, a)
+            vs = rank_correlation(s, theirs_s)["kendall_tau"]
             row.update(naslib=theirs, vs_naslib=vs)
             delta = abs(ours["kendall_tau"] - theirs["kendall_tau"])
-            cells[3:] = [f"{theirs['kendall_tau']:.3f}", f"{delta:.3f}", f"{vs:.3f}"]
+            cells[4:] = [f"{theirs['kendall_tau']:.3f}", f"{delta:.3f}", f"{vs:.3f}"]
         out[p] = row
         lines.append("| " + " | ".join(cells) + " |")
     if args.out:

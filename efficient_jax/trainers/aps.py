@@ -6,7 +6,10 @@ APS-I independent, APS-T transition): warm-up of the supernet with uniformly sam
 split while the supernet keeps training on sampled widths and (APS-T only) Φ is annealed by
 projected gradient descent on P, Q; then beam search, the candidate closest to the FLOPs target,
 and training of the child network (inheriting the candidate kernels). Writes ``results.json``
-(accuracy, MACs, Φ per strategy), ``metrics.jsonl`` and ``aps_accuracy_vs_flops.png``.
+(accuracy, MACs, Φ per strategy), ``metrics.jsonl`` and ``aps_accuracy_vs_flops.png``. Search and
+child training save orbax checkpoints every ``config.checkpoint_every`` steps
+(``workdir/checkpoints/<strategy>_search``, ``<strategy>_child``); rerunning the same command
+resumes each where it stopped.
 """
 
 from __future__ import annotations
@@ -41,8 +44,12 @@ def _xent(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def search(config, space, strategy, pretrained, train_split, val_split, writer):
-    """One APS search; returns the chosen choices and a dict of figures."""
+def search(config, space, strategy, pretrained, train_split, val_split, writer, ckpt_dir):
+    """One APS search; returns the chosen choices and a dict of figures.
+
+    The search state (supernet, transforms, controller, optimizers, reward baseline) is saved with
+    orbax every ``config.checkpoint_every`` steps in ``ckpt_dir`` and a rerun resumes there.
+    """
     key = jax.random.key(config.seed)
     model = space.model()
     transforms = aps.init_aps_transforms(space, strategy, key=key, noise=config.transform_noise)
@@ -98,13 +105,31 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer):
             for t, m in zip(transforms, masks)
         ]
 
-    rng = np.random.default_rng(config.seed)
     baseline = None
     phi0 = float(aps.network_sharing_level(transforms, space.depth))
+    ckpt = train.Checkpointer(ckpt_dir, max_to_keep=1)
+    state, start = ckpt.maybe_restore(
+        {
+            "params": params,
+            "opt": opt,
+            "transforms": transforms,
+            "cparams": cparams,
+            "copt": copt,
+            "baseline": np.asarray(np.nan),
+            "phi_start": np.asarray(phi0),
+        }
+    )
+    if start is not None:
+        params, opt, transforms = state["params"], state["opt"], state["transforms"]
+        cparams, copt, phi0 = state["cparams"], state["copt"], float(state["phi_start"])
+        baseline = None if np.isnan(state["baseline"]) else float(state["baseline"])
+        log.info("APS %s: resuming the search after step %d of %d", strategy, start, total)
+    every = max(int(config.get("checkpoint_every", 1000)), 1)
     t0 = time.time()
-    for step in range(total):
+    for step in range(start or 0, total):
         batch = data.batch_at(train_split, step, config.batch_size, seed=config.seed)
         if step < config.warmup_steps:
+            rng = np.random.default_rng([config.seed, step])  # stateless: resumable
             choices = jnp.asarray(rng.integers(0, space.num_choices, space.num_blocks), jnp.int32)
         else:
             choices = sample(cparams, jax.random.fold_in(key, step))
@@ -144,6 +169,12 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer):
             row["phi"] = float(aps.network_sharing_level(transforms, space.depth))
             row["elapsed_s"] = time.time() - t0
             writer.write_scalars(step, {k: v for k, v in row.items() if k != "step"})
+        if (step + 1) % every == 0 or step + 1 == total:
+            saved = {"params": params, "opt": opt, "transforms": transforms, "cparams": cparams}
+            saved.update(copt=copt, phi_start=np.asarray(phi0))
+            saved["baseline"] = np.asarray(np.nan if baseline is None else baseline)
+            ckpt.save(step + 1, saved, force=True)
+    ckpt.close()
     # Algorithm 4 picks the candidate closest to the target; a beam over prefixes that can still
     # meet it guarantees one exists (the soft reward alone can leave the whole beam over budget).
     feasible = (
@@ -167,8 +198,11 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer):
     )
 
 
-def finetune(config, space, params, transforms, choices, train_split, test_split, tag):
-    """Trains the child network of ``choices`` (inheriting the candidate kernels); test accuracy."""
+def finetune(config, space, params, transforms, choices, train_split, test_split, tag, ckpt_dir):
+    """Trains the child network of ``choices`` (inheriting the candidate kernels); test accuracy.
+
+    Checkpointed every ``config.checkpoint_every`` steps in ``ckpt_dir``; a rerun resumes.
+    """
     model, variables = aps.extract_child(params, transforms, choices, space)
     steps = config.finetune_steps
     sched = optax.cosine_decay_schedule(config.finetune_lr, max(steps, 1))
@@ -179,12 +213,20 @@ def finetune(config, space, params, transforms, choices, train_split, test_split
         "opt": tx.init(variables["params"]),
         "step": jnp.zeros((), jnp.int32),
     }
+    ckpt = train.Checkpointer(ckpt_dir, max_to_keep=1)
+    state, start = ckpt.maybe_restore(state)
+    if start is not None:
+        log.info("%s: resuming the child's training after step %d of %d", tag, start, steps)
+    every = max(int(config.get("checkpoint_every", 1000)), 1)
     step_fn = jax.jit(train.make_train_step(model, tx, seed=config.seed))
     aug_key = jax.random.key(config.seed + 7)
-    for step in range(steps):
+    for step in range(start or 0, steps):
         b = data.batch_at(train_split, step, config.batch_size, seed=config.seed + 3)
         img = data.augment_cifar(jax.random.fold_in(aug_key, step), jnp.asarray(b["image"]))
         state, _ = step_fn(state, {"image": _prep(img), "label": jnp.asarray(b["label"])})
+        if (step + 1) % every == 0 or step + 1 == steps:
+            ckpt.save(step + 1, state, force=True)
+    ckpt.close()
     eval_step = jax.jit(train.make_eval_step(model))
     tot = {"correct": 0.0, "count": 0.0}
     for b in data.eval_batches(test_split, config.eval_batch_size):
@@ -227,12 +269,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     rows = []
     writer = train.MetricWriter(workdir)
     for strategy in config.strategies:
+        ckpt_dir = os.path.join(workdir, "checkpoints", strategy)
         params, transforms, choices, info = search(
-            config, space, strategy, pretrained, train_split, val_split, writer
+            config,
+            space,
+            strategy,
+            pretrained,
+            train_split,
+            val_split,
+            writer,
+            ckpt_dir + "_search",
         )
         widths = aps.choices_to_widths(choices, space.widths)
         acc = finetune(
-            config, space, params, transforms, choices, train_split, test_split, strategy
+            config,
+            space,
+            params,
+            transforms,
+            choices,
+            train_split,
+            test_split,
+            strategy,
+            ckpt_dir + "_child",
         )
         tag = {"ordinal": "aps_o", "independent": "aps_i", "transition": "aps_t"}[strategy]
         results.update({f"{tag}_{k}": v for k, v in info.items()})
@@ -254,7 +312,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         # Inner widths enter both convs of a block linearly: MACs scale ~linearly with the ratio.
         widths = aps.uniform_widths(config.target_ratio, config.depth)
         results["uniform_macs"] = float(aps.resnet_macs(widths, config.depth))
-        results["uniform_accuracy"] = _uniform(config, widths, pretrained, train_split, test_split)
+        results["uniform_accuracy"] = _uniform(
+            config, widths, pretrained, train_split, test_split, workdir
+        )
         rows.append(
             {
                 "method": "uniform",
@@ -268,7 +328,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     return results
 
 
-def _uniform(config, widths, pretrained, train_split, test_split):
+def _uniform(config, widths, pretrained, train_split, test_split, workdir):
     """Uniform-width baseline: ordinal slices of the pretrained net, trained like the children."""
     space = aps.APSSpace(tuple((int(w),) for w in widths), config.depth)
     key = jax.random.key(config.seed)
@@ -279,7 +339,15 @@ def _uniform(config, widths, pretrained, train_split, test_split):
     if pretrained is not None:
         params = aps.init_from_pretrained(params, pretrained, space, tr)
     return finetune(
-        config, space, params, tr, [0] * space.num_blocks, train_split, test_split, "uniform"
+        config,
+        space,
+        params,
+        tr,
+        [0] * space.num_blocks,
+        train_split,
+        test_split,
+        "uniform",
+        os.path.join(workdir, "checkpoints", "uniform_child"),
     )
 
 

@@ -100,10 +100,23 @@ def scores_template(group: tuple[str, ...], n: int, cells_crc=0) -> dict:
     }
 
 
+def init_supernet(net: NB201Supernet, config, batch) -> dict:
+    """The supernet variables; NASLib's (PyTorch's default) weights if ``init == "torch"``."""
+    key = jax.random.key(config.seed)
+    variables = net.init(key, batch["image"][:1], jnp.full((6, 5), 0.2))
+    init = config.get("init", "torch")
+    if init == "torch":
+        params = proxies.torch_default_init(variables["params"], jax.random.fold_in(key, 1))
+        variables = {**variables, "params": params}
+    elif init != "flax":
+        raise ValueError(f"config.init must be 'torch' or 'flax', got {init!r}.")
+    return variables
+
+
 def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.ndarray], dict]:
     """Scores one group of proxies over all masks, resuming from its latest checkpoint."""
     net = NB201Supernet(10, config.channels, config.cells_per_stage)
-    variables = net.init(jax.random.key(config.seed), batch["image"][:1], jnp.full((6, 5), 0.2))
+    variables = init_supernet(net, config, batch)
     apply_fn = proxies.supernet_apply_fn(net, variables["batch_stats"])
     n = masks.shape[0]
     ckpt = scores_checkpointer(workdir, group)
@@ -159,6 +172,8 @@ def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.nda
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     for name in config.proxies:
         proxies.get_proxy(name)  # unknown names fail here, before any work
+    if config.get("init", "torch") not in ("torch", "flax"):
+        raise ValueError(f"config.init must be 'torch' or 'flax', got {config.init!r}.")
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json_best_effort(indent=2))

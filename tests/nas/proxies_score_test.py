@@ -166,3 +166,35 @@ def test_synflow_activation_form_equals_parameter_form_on_nb201(fast_compile):
         ]
     np.testing.assert_allclose(act[:2], par[:2], rtol=1e-9)
     assert act[2] == par[2] == -np.inf  # all-`none` cell: the output ignores every weight
+
+
+def test_grasp_activation_form_equals_parameter_form_with_biases():
+    apply_fn, params, batch, masks = _toy_setup()
+    params = jax.tree.map(lambda w: w + 0.1, params)  # non-zero biases, as above
+    for m in masks[:3]:
+        f = functools.partial(apply_fn, m=m)
+        a = proxies.grasp(f, params, batch)
+        b = proxies.grasp(f, params, batch, form="parameters")
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="form"):
+        proxies.grasp(f, params, batch, form="weights")
+
+
+def test_grasp_activation_form_equals_parameter_form_on_nb201(fast_compile):
+    from efficient_jax.nas.spaces import NB201Cell
+    from efficient_jax.nas.supernet import NB201Supernet, cells_to_masks
+
+    net = NB201Supernet(channels=4, cells_per_stage=1)
+    x = jax.random.normal(jax.random.key(2), (6, 8, 8, 3))
+    batch = {"image": x, "label": jnp.arange(6) % 10}
+    v = net.init(jax.random.key(1), x[:1], jnp.full((6, 5), 0.2))
+    apply_fn = proxies.supernet_apply_fn(net, v["batch_stats"])
+    masks = cells_to_masks([NB201Cell((3, 3, 1, 0, 2, 4)), NB201Cell((2, 1, 3, 4, 1, 3))])
+    with jax.enable_x64(True):  # compare the two forms without float32 rounding
+        p64 = jax.tree.map(lambda w: w.astype(jnp.float64), v["params"])
+        b64 = {"image": x.astype(jnp.float64), "label": batch["label"]}
+        for m in masks:
+            f = functools.partial(apply_fn, mask=m)
+            a = proxies.grasp(f, p64, b64)
+            b = proxies.grasp(f, p64, b64, form="parameters")
+            np.testing.assert_allclose(a, b, rtol=1e-7)

@@ -171,3 +171,20 @@ def test_unknown_proxy_name_is_a_clear_error():
         proxies.get_proxy("synflw")
     with pytest.raises(ValueError, match="zero-cost proxy"):
         proxies.score_cells("nope", None, PARAMS, BATCH, np.zeros((2, 2)))
+
+
+def test_torch_default_init_bounds_and_untouched_leaves():
+    from efficient_jax.nas.supernet import NB201Supernet
+
+    net = NB201Supernet(10, 4, 1)
+    v = net.init(jax.random.key(0), jnp.ones((1, 8, 8, 3)), jnp.full((6, 5), 0.2))
+    q = proxies.torch_default_init(v["params"], jax.random.key(1))
+    assert jax.tree.structure(q) == jax.tree.structure(v["params"])
+    conv = q["cell_0"]["edge_0_1"]["nor_conv_3x3"]["conv"]["kernel"]  # fan_in 3·3·4
+    assert float(jnp.abs(conv).max()) <= 1 / 6 and float(jnp.abs(conv).max()) > 0.12
+    head = q["head"]
+    assert float(jnp.abs(head["bias"]).max()) > 0  # torch.nn.Linear draws its bias too
+    assert float(jnp.abs(head["bias"]).max()) <= 1 / np.sqrt(head["kernel"].shape[0])
+    bn = q["cell_0"]["edge_0_1"]["nor_conv_3x3"]["bn"]
+    np.testing.assert_array_equal(bn["scale"], 1.0)
+    np.testing.assert_array_equal(bn["bias"], 0.0)

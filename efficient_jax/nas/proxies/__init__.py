@@ -25,6 +25,7 @@ from efficient_jax.nas.proxies._gradient import (
     snip,
     synflow,
 )
+from efficient_jax.nas.proxies._init import torch_default_init
 from efficient_jax.nas.proxies._score import (
     PROXIES,
     get_proxy,
@@ -59,5 +60,6 @@ __all__ = [
     "supernet_apply_fn",
     "synflow",
     "tapped_apply",
+    "torch_default_init",
     "wpca",
 ]

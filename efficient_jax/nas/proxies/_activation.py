@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from efficient_jax.core import map_with_path_str
-from efficient_jax.nas.proxies._taps import ProxyApplyFn, active_layers, kernel_layer, output_grads
+from efficient_jax.nas.proxies._taps import ProxyApplyFn, active_layers, kernel_layer, tapped_grads
 from efficient_jax.types import Batch, Params
 
 _JACOV_K = 1e-5
@@ -41,8 +41,7 @@ def jacov(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
         >>> bool(jnp.isfinite(s))
         True
     """
-    x = batch["image"]
-    jac = jax.grad(lambda x: jnp.sum(apply_fn(params, x, True)))(x)
+    jac = tapped_grads(apply_fn, params, batch["image"], True, jnp.sum).input_grad
     jac = jac.reshape(jac.shape[0], -1)
     corr = jnp.corrcoef(jac)
     v = jnp.linalg.eigvalsh(corr)
@@ -80,7 +79,7 @@ def nwot(
     Only layers whose output reaches the logits count, so the masked supernet gives the code
     kernel of the discrete architecture.
     """
-    ins, outs, grads = output_grads(apply_fn, params, batch["image"], True, jnp.sum)
+    ins, outs, grads, _, _ = tapped_grads(apply_fn, params, batch["image"], True, jnp.sum)
     active = active_layers(grads)
     rx_in = re.compile(relu_inputs)
     rx_out = re.compile(relu_outputs) if relu_outputs else None

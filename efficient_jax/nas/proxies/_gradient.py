@@ -26,19 +26,32 @@ is NASLib's ``bn=False``. Abdelfattah et al., "Zero-Cost Proxies for Lightweight
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from efficient_jax.core import map_with_path_str
-from efficient_jax.nas.proxies._taps import ProxyApplyFn, kernel_layer, output_grads, sum_tree
+from efficient_jax.nas.proxies._taps import (
+    ProxyApplyFn,
+    kernel_layer,
+    layer_leaf,
+    output_grads,
+    sum_tree,
+    tapped_grads,
+)
 from efficient_jax.types import Batch, Params
 
 
-def _loss(apply_fn: ProxyApplyFn, params: Params, batch: Batch, train: bool = True) -> jax.Array:
-    logits = apply_fn(params, batch["image"], train)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+def _cross_entropy(labels: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    return lambda logits: optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def _loss_pass(apply_fn: ProxyApplyFn, params: Params, batch: Batch):
+    """The one tapped pass of the mean cross-entropy that snip, plain, grad_norm, grasp and fisher
+    share (computed once when they are scored together)."""
+    return tapped_grads(apply_fn, params, batch["image"], True, _cross_entropy(batch["label"]))
 
 
 def _is_kernel(path: str, _) -> bool:
@@ -52,7 +65,7 @@ def _kernels_only(tree: Params, params: Params) -> Params:
 
 
 def _grads(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> Params:
-    return jax.grad(lambda p: _loss(apply_fn, p, batch))(params)
+    return _loss_pass(apply_fn, params, batch).param_grads
 
 
 def grad_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
@@ -82,19 +95,45 @@ def plain(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
     return sum_tree(_kernels_only(jax.tree.map(lambda w, d: w * d, params, g), params))
 
 
-def grasp(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
-    """Σ −θ ⊙ (H g) over kernels, with the Hessian-gradient product of the kernels only."""
-    keep = map_with_path_str(_is_kernel, params)
+def grasp(
+    apply_fn: ProxyApplyFn, params: Params, batch: Batch, *, form: str = "activations"
+) -> jax.Array:
+    """Σ −θ ⊙ (H g) over kernels, with the Hessian-gradient product of the kernels only.
 
-    def loss_of_kernels(k):
-        full = jax.tree.map(lambda is_k, kk, p: kk if is_k else p, keep, k, params)
-        return _loss(apply_fn, full, batch)
+    Args:
+      apply_fn, params, batch: as for every proxy.
+      form: ``"activations"`` (default) or ``"parameters"`` (the Hessian-vector product of the
+        weight gradient, NASLib's code). Both compute the same value. With ``G(θ) = ∇_W L`` and
+        ``W ⊙ G = (y − b) ⊙ ∂L/∂y`` summed over a layer (its output is linear in its kernel),
+        ``Σ W ⊙ Hg = d/dε Σ_l ⟨y_l − b_l, ∂L/∂y_l⟩(θ + εg) − ‖g‖²``: a forward-mode derivative of
+        layer outputs and their gradients, without the per-weight gradient convolutions of the
+        tangent pass (≈2× faster for NB201 on XLA:CPU). Assumes each Conv/Dense is called once.
 
-    kernels = _kernels_only(params, params)
-    grad_fn = jax.grad(loss_of_kernels)
-    g = jax.lax.stop_gradient(_kernels_only(grad_fn(params), params))
-    _, hg = jax.jvp(lambda k: _kernels_only(grad_fn(k), params), (params,), (g,))
-    return sum_tree(jax.tree.map(lambda w, h: -w * h, kernels, hg))
+    Raises:
+      ValueError: for an unknown ``form``.
+    """
+    if form not in ("activations", "parameters"):
+        raise ValueError(f"grasp form must be 'activations' or 'parameters', got {form!r}.")
+
+    def kernel_grads(p):
+        return _kernels_only(_grads(apply_fn, p, batch), params)
+
+    g = jax.lax.stop_gradient(kernel_grads(params))
+    if form == "parameters":
+        _, hg = jax.jvp(kernel_grads, (params,), (g,))
+        return sum_tree(jax.tree.map(lambda w, h: -w * h, _kernels_only(params, params), hg))
+
+    def output_saliency(p):
+        tg = _loss_pass(apply_fn, p, batch)
+        total = jnp.zeros((), jnp.float32)
+        for name in tg.inputs:  # conv/dense layers
+            y = tg.outputs[name]
+            b = layer_leaf(p, name, "bias")
+            total = total + jnp.sum((y if b is None else y - b) * tg.output_grads[name])
+        return total
+
+    _, d_saliency = jax.jvp(output_saliency, (params,), (g,))
+    return sum_tree(jax.tree.map(jnp.square, g)) - d_saliency
 
 
 def fisher(
@@ -109,23 +148,14 @@ def fisher(
         so a 3×3 conv's channels weigh nine times a 1×1 conv's. ``False`` sums the per-channel
         values once (Turner et al. 2020's channel saliency).
     """
-    ins, outs, grads = output_grads(
-        apply_fn,
-        params,
-        batch["image"],
-        True,
-        lambda logits: optax.softmax_cross_entropy_with_integer_labels(
-            logits, batch["label"]
-        ).mean(),
-    )
+    tg = _loss_pass(apply_fn, params, batch)
     total = jnp.zeros((), jnp.float32)
-    for name in ins:  # conv/dense layers only
-        a = outs[name]
-        prod = a * grads[name]
+    for name in tg.inputs:  # conv/dense layers only
+        prod = tg.outputs[name] * tg.output_grads[name]
         g_nk = prod.sum(axis=tuple(range(1, prod.ndim - 1))) if prod.ndim > 2 else prod
         per_channel = jnp.sum(0.5 * jnp.mean(g_nk**2, axis=0))
         if per_weight:
-            kernel = _layer_leaf(params, name, "kernel")
+            kernel = layer_leaf(params, name, "kernel")
             if kernel is None:
                 raise ValueError(f"fisher: no kernel found for layer {name!r}.")
             per_channel = per_channel * math.prod(kernel.shape[:-1])
@@ -136,34 +166,22 @@ def fisher(
 def l2_norm(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
     """Σ_l ‖W_l‖₂ over the conv/dense kernels the architecture uses.
 
-    A kernel counts when the gradient of the summed logits w.r.t. it is not identically zero, so in
-    a masked supernet the kernels of unselected ops (mask weight 0, or not executed under
-    ``lax.switch``) are skipped and the value is that of the discrete architecture, as in NASLib.
-    (A layer whose input is identically zero, fed only by ``none`` edges, is skipped too.)
+    A layer counts when its input and the gradient of the summed logits w.r.t. its output are not
+    identically zero (its weight gradient is then non-zero), so in a masked supernet the kernels
+    of unselected ops (mask weight 0, or not executed under ``lax.switch``) are skipped and the
+    value is that of the discrete architecture, as in NASLib. (A layer whose input is identically
+    zero, fed only by ``none`` edges, is skipped too.) The pass is the one ``nwot`` and ``jacov``
+    use, so scored together they share it.
     """
-    g = jax.grad(lambda p: jnp.sum(apply_fn(p, batch["image"], True)))(params)
-
-    def norm(path, w, d):
-        if kernel_layer(path) is None:
-            return jnp.zeros((), jnp.float32)
-        used = (jnp.max(jnp.abs(d)) > 0).astype(jnp.float32)
-        return used * jnp.sqrt(jnp.sum(w**2))
-
-    return sum_tree(map_with_path_str(norm, params, g))
-
-
-def _layer_leaf(params: Params, name: str, leaf: str) -> jax.Array | None:
-    """The ``leaf`` (e.g. ``bias``) of the layer at module path ``name`` (``None`` if absent)."""
-    node = params
-    for part in name.split("/"):
-        if not isinstance(node, dict) and not hasattr(node, "keys"):
-            return None
-        if part not in node:
-            # a model that is a single layer: its tap is named after the class, params at the root
-            node = params if "kernel" in params else None
-            break
-        node = node[part]
-    return None if node is None or leaf not in node else node[leaf]
+    tg = tapped_grads(apply_fn, params, batch["image"], True, jnp.sum)
+    total = jnp.zeros((), jnp.float32)
+    for name, x in tg.inputs.items():
+        kernel = layer_leaf(params, name, "kernel")
+        if kernel is None:
+            continue
+        used = (jnp.max(jnp.abs(tg.output_grads[name])) > 0) & (jnp.max(jnp.abs(x)) > 0)
+        total = total + used.astype(jnp.float32) * jnp.sqrt(jnp.sum(kernel**2))
+    return total
 
 
 def synflow(
@@ -204,7 +222,7 @@ def synflow(
     total = jnp.zeros((), dtype)
     for name in ins:  # Conv/Dense layers (not BatchNorm)
         y = outs[name]
-        b = _layer_leaf(abs_params, name, "bias")
+        b = layer_leaf(abs_params, name, "bias")
         if b is not None:
             y = y - b
         total = total + jnp.sum(y * grads[name])

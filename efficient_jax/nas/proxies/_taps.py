@@ -14,7 +14,7 @@ per layer, so proxies that count layers (``l2_norm``, ``nwot``) see only the arc
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -98,6 +98,51 @@ def zero_taps(
     }
 
 
+class TapGrads(NamedTuple):
+    """What one tapped forward/backward pass yields (see :func:`tapped_grads`)."""
+
+    inputs: dict[str, jax.Array]  # Conv/Dense layer inputs
+    outputs: dict[str, jax.Array]  # Conv/Dense/BatchNorm outputs
+    output_grads: dict[str, jax.Array]  # ∂objective/∂output per layer
+    input_grad: jax.Array  # ∂objective/∂x
+    param_grads: Params  # ∂objective/∂params
+
+
+def tapped_grads(
+    apply_fn: ProxyApplyFn,
+    params: Params,
+    x: jax.Array,
+    train: bool,
+    objective: Callable[[jax.Array], jax.Array],
+) -> TapGrads:
+    """One forward and one backward pass of ``objective(logits)``, with every layer tapped.
+
+    Every proxy that needs gradients of the same objective calls this same function, so when
+    several proxies are scored in one ``jit`` their passes are identical programs: XLA's common
+    subexpression elimination computes the pass once, and dead-code elimination drops what no
+    proxy reads (e.g. the weight gradients when only layer outputs are used).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, flax.linen as nn
+        >>> model = nn.Dense(3)
+        >>> p = model.init(jax.random.key(0), jnp.ones((2, 4)))["params"]
+        >>> tg = tapped_grads(lambda p, x, t: model.apply({"params": p}, x), p, jnp.ones((2, 4)),
+        ...                   False, jnp.sum)
+        >>> tg.output_grads["Dense"].shape, tg.param_grads["kernel"].shape
+        ((2, 3), (4, 3))
+    """
+    taps = zero_taps(apply_fn, params, x, train)
+
+    def f(t, xx, p):
+        logits, ins, outs = tapped_apply(apply_fn, p, xx, train, t)
+        return objective(logits), (ins, outs)
+
+    (g_taps, g_x, g_params), (ins, outs) = jax.grad(f, argnums=(0, 1, 2), has_aux=True)(
+        taps, x, params
+    )
+    return TapGrads(ins, outs, g_taps, g_x, g_params)
+
+
 def output_grads(
     apply_fn: ProxyApplyFn,
     params: Params,
@@ -106,14 +151,22 @@ def output_grads(
     objective: Callable[[jax.Array], jax.Array],
 ) -> tuple[dict[str, jax.Array], dict[str, jax.Array], dict[str, jax.Array]]:
     """``(inputs, outputs, ∂objective(logits)/∂outputs)`` of every Conv/Dense layer."""
-    taps = zero_taps(apply_fn, params, x, train)
+    tg = tapped_grads(apply_fn, params, x, train, objective)
+    return tg.inputs, tg.outputs, tg.output_grads
 
-    def f(t):
-        logits, ins, outs = tapped_apply(apply_fn, params, x, train, t)
-        return objective(logits), (ins, outs)
 
-    grads, (ins, outs) = jax.grad(f, has_aux=True)(taps)
-    return ins, outs, grads
+def layer_leaf(params: Params, name: str, leaf: str) -> jax.Array | None:
+    """The ``leaf`` (``kernel``, ``bias``) of the layer at module path ``name``, or ``None``."""
+    node = params
+    for part in name.split("/"):
+        if not isinstance(node, dict) and not hasattr(node, "keys"):
+            return None
+        if part not in node:
+            # a model that is a single layer: its tap is named after the class, params at the root
+            node = params if "kernel" in params else None
+            break
+        node = node[part]
+    return None if node is None or leaf not in node else node[leaf]
 
 
 def active_layers(grads: dict[str, jax.Array]) -> dict[str, jax.Array]:
