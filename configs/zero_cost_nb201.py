@@ -42,6 +42,8 @@ def get_config(arg=None):
     # NASLib scores each cell at PyTorch's default init (U(±1/√fan_in) weights and biases);
     # "flax": the supernet's own initialisers (Kaiming normal convs, zero biases)
     config.init = "torch"
+    # NASLib initialises each architecture afresh; False: one initialisation shared by all cells
+    config.init_per_cell = False
     config.channels = 16
     config.cells_per_stage = 5
     # masks per compiled call for the batch-64 proxies: 1, because under vmap the per-mask weight

@@ -32,7 +32,7 @@ from efficient_jax.trainers.zero_cost import load_cells, scores_checkpointer, sc
 
 # settings that change the scores: runs merged together must agree on them (init: absent in
 # runs from before the option existed, which used the supernet's own initialisers)
-_SAME = ("cells", "seed", "batch_size", "channels", "cells_per_stage", "init")
+_SAME = ("cells", "seed", "batch_size", "channels", "cells_per_stage", "init", "init_per_cell")
 
 
 def _parse_run(spec: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -53,7 +53,7 @@ def merge_runs(specs, data_dir=""):
     first = None
     for workdir, group, use in map(_parse_run, specs):
         with open(os.path.join(workdir, "config.json")) as f:
-            run_config = {"init": "flax", **json.load(f)}
+            run_config = {"init": "flax", "init_per_cell": False, **json.load(f)}
         settings = {k: run_config.get(k) for k in _SAME}
         if first is None:
             first = settings

@@ -113,6 +113,45 @@ def init_supernet(net: NB201Supernet, config, batch) -> dict:
     return variables
 
 
+def per_cell_init(net: NB201Supernet, config, batch, masks: np.ndarray):
+    """``(params, i) -> params``: an independent initialisation for each cell, as NASLib (which
+    builds every architecture afresh) scores them. The key is folded with a cell id (the base-5
+    number of its six ops), so a cell gets the same weights in every run and subset."""
+    key = jax.random.fold_in(jax.random.key(config.seed), 2)
+    cell_ids = jnp.asarray(masks.argmax(-1) @ (5 ** np.arange(masks.shape[1])), jnp.int32)
+    x1, uniform = batch["image"][:1], jnp.full((6, 5), 0.2)
+
+    def params_fn(params, i):
+        k = jax.random.fold_in(key, cell_ids[i])
+        if config.get("init", "torch") == "torch":
+            return proxies.torch_default_init(params, k)
+        return net.init(k, x1, uniform)["params"]
+
+    return params_fn
+
+
+# settings besides the cell set that change the scores (the cell set has its own fingerprint)
+SCORE_SETTINGS = ("seed", "batch_size", "channels", "cells_per_stage", "init", "init_per_cell")
+
+
+def _check_settings(directory, config, resumed: bool) -> None:
+    """Refuses to resume scores computed with other settings (``settings.json`` by the
+    checkpoints; checkpoints from before it existed are accepted)."""
+    path = os.path.join(directory, "settings.json")
+    settings = {k: config.get(k) for k in SCORE_SETTINGS}
+    if resumed and os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved != settings:
+            raise ValueError(
+                f"The checkpoint in {directory} was computed with {saved}, this run has "
+                f"{settings}; use a fresh --workdir or delete it."
+            )
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(settings, f)
+
+
 def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.ndarray], dict]:
     """Scores one group of proxies over all masks, resuming from its latest checkpoint."""
     net = NB201Supernet(10, config.channels, config.cells_per_stage)
@@ -134,6 +173,7 @@ def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.nda
             f"The checkpoint in {ckpt.directory} was written for a different set of cells "
             "(cells/limit/seed changed); use a fresh --workdir or delete it."
         )
+    _check_settings(ckpt.directory, config, resumed=step is not None)
     resume = None
     if step is not None:
         resume = (int(state["done"]), {p: np.asarray(v) for p, v in state["scores"].items()})
@@ -164,6 +204,9 @@ def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.nda
             stats_out=st,
             resume=resume,
             on_chunk=on_chunk,
+            params_fn=per_cell_init(net, config, batch, masks)
+            if config.get("init_per_cell")
+            else None,
         )
     ckpt.close()
     return s, st

@@ -198,3 +198,22 @@ def test_grasp_activation_form_equals_parameter_form_on_nb201(fast_compile):
             a = proxies.grasp(f, p64, b64)
             b = proxies.grasp(f, p64, b64, form="parameters")
             np.testing.assert_allclose(a, b, rtol=1e-7)
+
+
+def test_params_fn_gives_each_mask_its_own_parameters():
+    apply_fn, params, batch, masks = _toy_setup()
+    key = jax.random.key(5)
+
+    def fresh(p, i):
+        return proxies.torch_default_init(p, jax.random.fold_in(key, i))
+
+    got = proxies.score_cells(
+        "snip", apply_fn, params, batch, masks, chunk_size=2, params_fn=fresh, progress=False
+    )
+    want = [
+        float(proxies.snip(functools.partial(apply_fn, m=m), fresh(params, i), batch))
+        for i, m in enumerate(masks)
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    shared = proxies.score_cells("snip", apply_fn, params, batch, masks, progress=False)
+    assert not np.allclose(got, shared)

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
 from efficient_jax.core import load_config
@@ -40,6 +41,19 @@ def test_zero_cost_trainer_smoke(tmp_path, data_dir, fast_compile):
     assert info["runs"][0]["cells_scored"] == 4 and info["overlapping_cells"] == 4
     assert info["max_rel_disagreement"] == 0.0 and info["settings"]["init"] == "torch"
     assert len(scores["synflow"]) == len(scores["l2_norm"]) == 4 and len(ref["synflow"]) == 4
+    per_cell = config.copy_and_resolve_references()
+    per_cell.init_per_cell = True  # NASLib's protocol: every cell initialised afresh
+    fresh = zero_cost.train_and_evaluate(per_cell, str(tmp_path / "per_cell"))
+    assert fresh["num_cells"] == 4 and "l2_norm_kendall_tau" in fresh
+    ours = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1, usecols=(2, 3))
+    theirs = np.loadtxt(
+        tmp_path / "per_cell" / "scores.csv", delimiter=",", skiprows=1, usecols=(2, 3)
+    )
+    assert not np.allclose(ours, theirs)
+    config.init = "flax"  # other weights: those scores must not be resumed either
+    with pytest.raises(ValueError, match="was computed with"):
+        zero_cost.train_and_evaluate(config, str(tmp_path))
+    config.init = "torch"
     config.limit = 3  # a different cell set must not silently reuse those scores
     with pytest.raises(ValueError, match="does not match this run|different set of cells"):
         zero_cost.train_and_evaluate(config, str(tmp_path))

@@ -107,7 +107,8 @@ def grasp(
         ``W ⊙ G = (y − b) ⊙ ∂L/∂y`` summed over a layer (its output is linear in its kernel),
         ``Σ W ⊙ Hg = d/dε Σ_l ⟨y_l − b_l, ∂L/∂y_l⟩(θ + εg) − ‖g‖²``: a forward-mode derivative of
         layer outputs and their gradients, without the per-weight gradient convolutions of the
-        tangent pass (≈2× faster for NB201 on XLA:CPU). Assumes each Conv/Dense is called once.
+        tangent pass (19.2 vs 21.7 s per NB201 cell on a 2-core CPU). Assumes each Conv/Dense is
+        called once per forward pass.
 
     Raises:
       ValueError: for an unknown ``form``.

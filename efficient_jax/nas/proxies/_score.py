@@ -85,8 +85,9 @@ def make_scorer(
     *,
     mode: str = "vmap",
     proxy_kwargs: dict[str, dict[str, Any]] | None = None,
-) -> Callable[[Params, Batch, jax.Array], tuple[jax.Array, ...]]:
-    """One jitted ``(params, batch, masks) -> (scores per proxy)`` over a stack of masks.
+    params_fn: Callable[[Params, jax.Array], Params] | None = None,
+) -> Callable[[Params, Batch, jax.Array, jax.Array], tuple[jax.Array, ...]]:
+    """One jitted ``(params, batch, masks, indices) -> (scores per proxy)`` over a stack of masks.
 
     Parameters and batch are arguments (not constants baked into the program), so the compiled
     function is reused for every chunk. Several proxies in one call share their common work
@@ -97,6 +98,9 @@ def make_scorer(
       apply_fn: ``(params, x, train, mask) -> logits``.
       mode: ``"vmap"`` (batched over masks) or ``"map"`` (``lax.map``, a loop inside the program).
       proxy_kwargs: ``{name: options}`` bound to named proxies.
+      params_fn: optional ``(params, index) -> params`` applied per mask inside the compiled
+        function, with the mask's (traced, integer) index among all masks: e.g. a fresh random
+        initialisation per architecture, as NASLib scores them.
 
     Raises:
       ValueError: unknown proxy name or mode, or an empty proxy sequence.
@@ -109,12 +113,15 @@ def make_scorer(
     kw = proxy_kwargs or {}
     fns = [get_proxy(p, **kw.get(p, {})) if isinstance(p, str) else p for p in many]
 
-    def one(params, batch, m):
-        return tuple(fn(lambda p, x, t: apply_fn(p, x, t, m), params, batch) for fn in fns)
+    def one(params, batch, m, i):
+        p = params if params_fn is None else params_fn(params, i)
+        return tuple(fn(lambda p, x, t: apply_fn(p, x, t, m), p, batch) for fn in fns)
 
     if mode == "vmap":
-        return jax.jit(jax.vmap(one, in_axes=(None, None, 0)))
-    return jax.jit(lambda params, batch, ms: jax.lax.map(lambda m: one(params, batch, m), ms))
+        return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0)))
+    return jax.jit(
+        lambda params, batch, ms, idx: jax.lax.map(lambda a: one(params, batch, *a), (ms, idx))
+    )
 
 
 def score_cells(
@@ -131,6 +138,7 @@ def score_cells(
     stats_out: dict[str, float] | None = None,
     resume: tuple[int, Any] | None = None,
     on_chunk: Callable[[int, Any], None] | None = None,
+    params_fn: Callable[[Params, jax.Array], Params] | None = None,
 ) -> np.ndarray | dict[str, np.ndarray]:
     """Scores every architecture mask with one compiled ``vmap`` of the proxy (or proxies).
 
@@ -152,6 +160,9 @@ def score_cells(
       resume: ``(done, scores)`` from an earlier, interrupted call on the same masks: the first
         ``done`` masks are not scored again (``scores`` as this function returns them).
       on_chunk: called as ``on_chunk(done, scores)`` after every chunk (e.g. to checkpoint).
+      params_fn: ``(params, index) -> params`` per mask (see :func:`make_scorer`), e.g.
+        ``lambda p, i: torch_default_init(p, jax.random.fold_in(key, i))`` for an independent
+        initialisation per architecture; ``index`` is the mask's position in ``masks``.
 
     Returns:
       ``(n,)`` float64 scores in the order of ``masks``; for a sequence of proxies, a dict of them
@@ -179,7 +190,7 @@ def score_cells(
     many = _as_list(proxy)
     if single and proxy_kwargs and isinstance(proxy, str):
         proxy_kwargs = {proxy: proxy_kwargs}
-    run = make_scorer(many, apply_fn, mode=mode, proxy_kwargs=proxy_kwargs)
+    run = make_scorer(many, apply_fn, mode=mode, proxy_kwargs=proxy_kwargs, params_fn=params_fn)
     names = [
         p if isinstance(p, str) else getattr(p, "__name__", f"proxy{i}") for i, p in enumerate(many)
     ]
@@ -215,7 +226,8 @@ def score_cells(
         k = ms.shape[0]
         if k < chunk:
             ms = np.concatenate([ms, np.repeat(ms[-1:], chunk - k, axis=0)])
-        vals = jax.device_get(run(params, batch, jnp.asarray(ms)))
+        idx = np.minimum(np.arange(start, start + chunk), n - 1).astype(np.int32)
+        vals = jax.device_get(run(params, batch, jnp.asarray(ms), jnp.asarray(idx)))
         for name, v in zip(names, vals):
             out[name][start : start + k] = np.asarray(v, np.float64)[:k]
         if t_first is None:
