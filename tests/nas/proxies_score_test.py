@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from efficient_jax.nas import proxies
@@ -217,3 +218,48 @@ def test_params_fn_gives_each_mask_its_own_parameters():
     np.testing.assert_allclose(got, want, rtol=1e-5)
     shared = proxies.score_cells("snip", apply_fn, params, batch, masks, progress=False)
     assert not np.allclose(got, shared)
+
+
+def _xent(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def test_batchnorm_scale_invariance_fixes_plain_and_grasp_terms_on_nb201(fast_compile):
+    """Convs followed by training-mode BatchNorm: Σ W⊙∂L/∂W = 0 and Σ W⊙Hg = −‖g_W‖² (so plain
+    and grasp are decided by the classifier and the shortcut convs, docs/RESULTS.md)."""
+    from efficient_jax.core import map_with_path_str
+    from efficient_jax.nas.spaces import NB201Cell
+    from efficient_jax.nas.supernet import NB201Supernet, cells_to_masks
+
+    net = NB201Supernet(10, 4, 1)
+    x = jax.random.normal(jax.random.key(0), (8, 8, 8, 3))
+    batch = {"image": x, "label": jnp.arange(8) % 10}
+    v = net.init(jax.random.key(1), x[:1], jnp.full((6, 5), 0.2))
+    params = proxies.torch_default_init(v["params"], jax.random.key(2))
+    mask = cells_to_masks([NB201Cell((3, 2, 1, 3, 4, 3))])[0]
+    f = functools.partial(proxies.supernet_apply_fn(net, v["batch_stats"]), mask=mask)
+
+    def bn_fed(path):  # every conv but the reduction shortcuts; not the classifier
+        return path.endswith("kernel") and "shortcut" not in path and "head" not in path
+
+    g = jax.grad(lambda p: _xent(f(p, x, True), batch["label"]))(params)
+    g_kernels = map_with_path_str(lambda path, d: d if path.endswith("kernel") else 0 * d, g)
+
+    def kernel_grads(p):
+        gp = jax.grad(lambda q: _xent(f(q, x, True), batch["label"]))(p)
+        return map_with_path_str(lambda path, d: d if path.endswith("kernel") else 0 * d, gp)
+
+    _, hg = jax.jvp(kernel_grads, (params,), (g_kernels,))
+    plain_bn, grasp_bn, g_sq, snip_bn = [], [], [], []
+
+    def visit(path, w, d, h):
+        if bn_fed(path):
+            plain_bn.append(float(jnp.sum(w * d)))
+            snip_bn.append(float(jnp.sum(jnp.abs(w * d))))
+            grasp_bn.append(float(jnp.sum(-w * h)))
+            g_sq.append(float(jnp.sum(d * d)))
+        return 0
+
+    map_with_path_str(visit, params, g, hg)
+    assert abs(sum(plain_bn)) < 1e-4 * sum(snip_bn)
+    np.testing.assert_allclose(sum(grasp_bn), sum(g_sq), rtol=1e-3)
