@@ -1,6 +1,7 @@
 """Zero-cost proxy scoring of NAS-Bench-201 cells through the masked NB201 supernet.
 
-One randomly initialised NB201 supernet (C=16, N=5, as NASLib), one batch of CIFAR-10 training
+One NB201 supernet (C=16, N=5, as NASLib) at PyTorch's default initialisation (NASLib's; one
+draw shared by all cells, or one per cell with ``init_per_cell``), one batch of CIFAR-10 training
 images; the proxies are compiled once and run over the cells' one-hot masks with ``vmap`` over
 the mixed supernet. ``synflow`` (float64, one all-ones image) runs alone; with ``one_pass`` the
 batch-64 proxies run together in one compiled pass, so those that share a forward/backward pass
@@ -104,13 +105,17 @@ def init_supernet(net: NB201Supernet, config, batch) -> dict:
     """The supernet variables; NASLib's (PyTorch's default) weights if ``init == "torch"``."""
     key = jax.random.key(config.seed)
     variables = net.init(key, batch["image"][:1], jnp.full((6, 5), 0.2))
-    init = config.get("init", "torch")
-    if init == "torch":
+    if _init_kind(config) == "torch":
         params = proxies.torch_default_init(variables["params"], jax.random.fold_in(key, 1))
         variables = {**variables, "params": params}
-    elif init != "flax":
-        raise ValueError(f"config.init must be 'torch' or 'flax', got {init!r}.")
     return variables
+
+
+def _init_kind(config) -> str:
+    init = config.get("init", "torch")
+    if init not in ("torch", "flax"):
+        raise ValueError(f"config.init must be 'torch' or 'flax', got {init!r}.")
+    return init
 
 
 def per_cell_init(net: NB201Supernet, config, batch, masks: np.ndarray):
@@ -123,7 +128,7 @@ def per_cell_init(net: NB201Supernet, config, batch, masks: np.ndarray):
 
     def params_fn(params, i):
         k = jax.random.fold_in(key, cell_ids[i])
-        if config.get("init", "torch") == "torch":
+        if _init_kind(config) == "torch":
             return proxies.torch_default_init(params, k)
         return net.init(k, x1, uniform)["params"]
 
@@ -215,8 +220,7 @@ def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.nda
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     for name in config.proxies:
         proxies.get_proxy(name)  # unknown names fail here, before any work
-    if config.get("init", "torch") not in ("torch", "flax"):
-        raise ValueError(f"config.init must be 'torch' or 'flax', got {config.init!r}.")
+    _init_kind(config)  # an unknown initialisation fails here too
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json_best_effort(indent=2))
