@@ -6,16 +6,17 @@ Command:
       --workdir=/tmp/ej_zc_all
   python -m efficient_jax.main --config=configs/zero_cost_nb201.py:runlocal --workdir=/tmp/ej_zc_l
 
-Protocol (NASLib): one batch of 64 CIFAR-10 training images, NB201 network C=16, N=5 at random
-initialisation (one supernet init shared by all cells), per-proxy conventions as NASLib. Default:
+Protocol (NASLib): one batch of 64 CIFAR-10 training images, NB201 network C=16, N=5 at PyTorch's
+default initialisation (one draw shared by all cells; ``--config.init_per_cell=True`` draws one per
+cell as NASLib does), per-proxy conventions as NASLib. Default:
 the 725-cell NASLib sample (``cells=sample``) and the nine proxies NASLib's file has, Kendall τ
 with ``val_acc_200ep`` next to NASLib's τ of the same file. ``cells=all``: the 15,625 cells, τ with
 ``test_acc_200ep``. ``gradsign`` and ``ntk_cond`` (per-sample gradients / full Jacobians, far
 costlier) are opt-in: ``proxies=gradsign+ntk_cond``.
-Expected (docs/RESULTS.md): synflow τ 0.53 on the sample (NASLib 0.54); synflow costs
-~0.085 s per cell on an idle 2-core CPU (activation form, float64, one ~25 s compilation), so all
-15,625 cells take ~23 min. The batch-64 proxies, in one pass, cost several s per cell on that CPU
-(use ``limit``). Scores are checkpointed every ``checkpoint_every`` cells; rerun the same command
+Expected (docs/RESULTS.md): synflow τ 0.536 on the sample (NASLib 0.537); synflow costs
+~0.09 s per cell on an idle 2-core CPU (activation form, float64, one ~25 s compilation), so all
+15,625 cells take ~23 min. The batch-64 proxies in one pass cost ~9 s per cell on that CPU without
+grasp and ~24 s with it (use ``limit``, or resume across runs). Scores are checkpointed every ``checkpoint_every`` cells; rerun the same command
 to resume.
 `runlocal`: synflow, snip and l2_norm on 24 sample cells, ~3–10 min on a 2-core CPU (compiles).
 """
