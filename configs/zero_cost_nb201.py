@@ -16,8 +16,8 @@ costlier) are opt-in: ``proxies=gradsign+ntk_cond``.
 Expected (docs/RESULTS.md): synflow τ 0.536 on the sample (NASLib 0.537); synflow costs
 ~0.09 s per cell on an idle 2-core CPU (activation form, float64, one ~25 s compilation), so all
 15,625 cells take ~23 min. The batch-64 proxies in one pass cost ~9 s per cell on that CPU without
-grasp and ~24 s with it (use ``limit``, or resume across runs). Scores are checkpointed every ``checkpoint_every`` cells; rerun the same command
-to resume.
+grasp and ~24 s with it (use ``limit``). Scores are checkpointed every ``checkpoint_every``
+cells; rerun the same command to resume.
 `runlocal`: synflow, snip and l2_norm on 24 sample cells, ~3–10 min on a 2-core CPU (compiles).
 """
 
