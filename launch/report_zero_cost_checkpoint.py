@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--run", action="append", required=True, help="WORKDIR:GROUP[:USE]")
     parser.add_argument("--data_dir", default="", help="default: the runs' own")
     parser.add_argument("--out", default="")
+    parser.add_argument("--plot", default="", help="PNG: τ per proxy, ours vs NASLib")
     args = parser.parse_args()
     scores, acc, ref, info = merge_runs(args.run, args.data_dir)
     out = {"info": info}
@@ -123,7 +124,32 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=2)
+    if args.plot:
+        _plot(out, args.plot)
     print("\n".join(lines))
+
+
+def _plot(out: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [p for p in out if p != "info"]
+    ours = [out[p]["ours"]["kendall_tau"] for p in names]
+    theirs = [out[p].get("naslib", {}).get("kendall_tau", np.nan) for p in names]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(names), 3.2))
+    ax.bar(x - 0.2, ours, 0.4, label="efficient_jax")
+    ax.bar(x + 0.2, theirs, 0.4, label="NASLib (same cells)")
+    labels = [f"{p}\n({out[p]['cells']} cells)" for p in names]
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("Kendall τ with accuracy")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
