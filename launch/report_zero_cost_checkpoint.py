@@ -88,14 +88,9 @@ def merge_runs(specs, data_dir=""):
     return scores, acc, ref, info
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", action="append", required=True, help="WORKDIR:GROUP[:USE]")
-    parser.add_argument("--data_dir", default="", help="default: the runs' own")
-    parser.add_argument("--out", default="")
-    parser.add_argument("--plot", default="", help="PNG: τ per proxy, ours vs NASLib")
-    args = parser.parse_args()
-    scores, acc, ref, info = merge_runs(args.run, args.data_dir)
+def report(specs, data_dir: str = "") -> tuple[dict, list[str]]:
+    """``(τ per proxy as a dict, markdown table lines)`` for the merged runs."""
+    scores, acc, ref, info = merge_runs(specs, data_dir)
     out = {"info": info}
     lines = [
         *(f"{r['workdir']}: {r['cells_scored']} of {r['cells_total']} cells" for r in info["runs"]),
@@ -121,15 +116,27 @@ def main() -> None:
             cells[4:] = [f"{theirs['kendall_tau']:.3f}", f"{delta:.3f}", f"{vs:.3f}"]
         out[p] = row
         lines.append("| " + " | ".join(cells) + " |")
+    return out, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="append", required=True, help="WORKDIR:GROUP[:USE]")
+    parser.add_argument("--data_dir", default="", help="default: the runs' own")
+    parser.add_argument("--out", default="")
+    parser.add_argument("--plot", default="", help="PNG: τ per proxy, ours vs NASLib")
+    args = parser.parse_args()
+    out, lines = report(args.run, args.data_dir)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=2)
     if args.plot:
-        _plot(out, args.plot)
+        plot(out, args.plot)
     print("\n".join(lines))
 
 
-def _plot(out: dict, path: str) -> None:
+def plot(out: dict, path: str) -> None:
+    """Bar chart of each proxy's τ, ours next to NASLib's on the same cells."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -41,6 +41,10 @@ def test_zero_cost_trainer_smoke(tmp_path, data_dir, fast_compile):
     assert info["runs"][0]["cells_scored"] == 4 and info["overlapping_cells"] == 4
     assert info["max_rel_disagreement"] == 0.0 and info["settings"]["init"] == "torch"
     assert len(scores["synflow"]) == len(scores["l2_norm"]) == 4 and len(ref["synflow"]) == 4
+    out, lines = _report().report([f"{tmp_path}:synflow"])
+    assert out["synflow"]["cells"] == 4 and lines[-1].startswith("| synflow | 4 |")
+    _report().plot(out, str(tmp_path / "tau.png"))
+    assert (tmp_path / "tau.png").stat().st_size > 0
     per_cell = config.copy_and_resolve_references()
     per_cell.init_per_cell = True  # NASLib's protocol: every cell initialised afresh
     fresh = zero_cost.train_and_evaluate(per_cell, str(tmp_path / "per_cell"))
