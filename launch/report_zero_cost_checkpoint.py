@@ -49,6 +49,8 @@ def _parse_run(spec: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
 def merge_runs(specs, data_dir=""):
     """``(scores by proxy by arch, accuracy by arch, NASLib scores by proxy by arch, info)``."""
     scores: dict[str, dict[str, float]] = {}
+    acc: dict[str, float] = {}
+    ref: dict[str, dict[str, float]] = {}
     info = {"runs": [], "max_rel_disagreement": 0.0, "overlapping_cells": 0}
     first = None
     for workdir, group, use in map(_parse_run, specs):
@@ -68,11 +70,9 @@ def merge_runs(specs, data_dir=""):
         state = scores_checkpointer(workdir, group).restore(scores_template(group, len(archs)))
         done = int(state["done"])
         info["runs"].append({"workdir": workdir, "cells_scored": done, "cells_total": len(archs)})
-        if not info.get("acc"):
-            info["acc"], info["ref"] = {}, {p: {} for p in ref_run}
-        info["acc"].update(zip(archs, acc_run))
+        acc.update(zip(archs, acc_run))
         for p, v in ref_run.items():
-            info["ref"][p].update(zip(archs, v))
+            ref.setdefault(p, {}).update(zip(archs, v))
         for p in use:
             got = scores.setdefault(p, {})
             for a, s in zip(archs[:done], np.asarray(state["scores"][p])[:done]):
@@ -83,7 +83,6 @@ def merge_runs(specs, data_dir=""):
                         info["max_rel_disagreement"] = max(info["max_rel_disagreement"], rel)
                 else:
                     got[a] = float(s)
-    acc, ref = info.pop("acc"), info.pop("ref")
     info["settings"] = first
     return scores, acc, ref, info
 

@@ -107,18 +107,20 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer, 
 
     baseline = None
     phi0 = float(aps.network_sharing_level(transforms, space.depth))
-    ckpt = train.Checkpointer(ckpt_dir, max_to_keep=1)
-    state, start = ckpt.maybe_restore(
-        {
+
+    def search_state():
+        return {
             "params": params,
             "opt": opt,
             "transforms": transforms,
             "cparams": cparams,
             "copt": copt,
-            "baseline": np.asarray(np.nan),
+            "baseline": np.asarray(np.nan if baseline is None else baseline),
             "phi_start": np.asarray(phi0),
         }
-    )
+
+    ckpt = train.Checkpointer(ckpt_dir, max_to_keep=1)
+    state, start = ckpt.maybe_restore(search_state())
     if start is not None:
         params, opt, transforms = state["params"], state["opt"], state["transforms"]
         cparams, copt, phi0 = state["cparams"], state["copt"], float(state["phi_start"])
@@ -170,10 +172,7 @@ def search(config, space, strategy, pretrained, train_split, val_split, writer, 
             row["elapsed_s"] = time.time() - t0
             writer.write_scalars(step, {k: v for k, v in row.items() if k != "step"})
         if (step + 1) % every == 0 or step + 1 == total:
-            saved = {"params": params, "opt": opt, "transforms": transforms, "cparams": cparams}
-            saved.update(copt=copt, phi_start=np.asarray(phi0))
-            saved["baseline"] = np.asarray(np.nan if baseline is None else baseline)
-            ckpt.save(step + 1, saved, force=True)
+            ckpt.save(step + 1, search_state(), force=True)
     ckpt.close()
     # Algorithm 4 picks the candidate closest to the target; a beam over prefixes that can still
     # meet it guarantees one exists (the soft reward alone can leave the whole beam over budget).
