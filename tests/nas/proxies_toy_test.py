@@ -141,6 +141,10 @@ def test_ntk_cond_and_gradsign_match_hand_jacobians():
     v = np.linalg.eigvalsh(jac.astype(np.float64) @ jac.T.astype(np.float64))
     # cond ≈ 7e4: float32 eigenvalues carry a relative error of order cond · 1e-7.
     np.testing.assert_allclose(proxies.ntk_cond(apply_fn, PARAMS, BATCH), -v[-1] / v[0], rtol=1e-2)
+    for rows in (1, 3):  # backward passes batched 1 or 3 at a time (a remainder batch for 3)
+        np.testing.assert_allclose(
+            proxies.ntk_cond(apply_fn, PARAMS, BATCH, rows_per_pass=rows), -v[-1] / v[0], rtol=1e-2
+        )
     signs1, signs2 = 0, 0
     for n in range(len(X)):
         g1, g2, _, _ = _grads(W1, W2, X[n : n + 1], Y[n : n + 1])

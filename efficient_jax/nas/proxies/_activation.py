@@ -99,16 +99,31 @@ def nwot(
     return jnp.linalg.slogdet(relu_kernel(codes, weights))[1]
 
 
-def _jacobian_rows(fn, params: Params) -> jax.Array:
-    """``(N, P)`` Jacobian of a vector-valued ``fn(params)`` over all parameter leaves."""
-    jac = jax.jacrev(fn)(params)
-    return jnp.concatenate([j.reshape(j.shape[0], -1) for j in jax.tree.leaves(jac)], axis=1)
+def _jacobian_rows(fn, params: Params, rows_per_pass: int) -> jax.Array:
+    """``(N, P)`` Jacobian of a vector-valued ``fn(params)`` over all parameter leaves.
+
+    One forward pass; the N backward passes run ``rows_per_pass`` at a time (``jax.jacrev``
+    would hold all N backward passes' activations at once: 26 GB for the NB201 supernet).
+    """
+    out, vjp = jax.vjp(fn, params)
+    flat = lambda tree: jnp.concatenate([t.reshape(-1) for t in jax.tree.leaves(tree)])
+    eye = jnp.eye(out.shape[0], dtype=out.dtype)
+    return jax.lax.map(lambda e: flat(vjp(e)[0]), eye, batch_size=rows_per_pass)
 
 
-def ntk_cond(apply_fn: ProxyApplyFn, params: Params, batch: Batch) -> jax.Array:
-    """``−λ_max/λ_min`` of the empirical NTK of the batch (TE-NAS condition number, negated)."""
+def ntk_cond(
+    apply_fn: ProxyApplyFn, params: Params, batch: Batch, *, rows_per_pass: int = 8
+) -> jax.Array:
+    """``−λ_max/λ_min`` of the empirical NTK of the batch (TE-NAS condition number, negated).
+
+    Row ``n`` of the Jacobian is the gradient of image ``n``'s summed logits (BatchNorm in
+    training mode, so rows depend on the whole batch, as in TE-NAS's per-image ``backward``).
+    ``rows_per_pass`` backward passes are batched at a time (memory vs speed).
+    """
     x = batch["image"]
-    jac = _jacobian_rows(lambda p: jnp.sum(apply_fn(p, x, True), axis=-1), params)
+    jac = _jacobian_rows(
+        lambda p: jnp.sum(apply_fn(p, x, True), axis=-1), params, max(1, int(rows_per_pass))
+    )
     v = jnp.linalg.eigvalsh(jac @ jac.T)
     return -v[-1] / v[0]
 
