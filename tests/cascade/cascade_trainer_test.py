@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from efficient_jax import core
-from efficient_jax.trainers import cascades
+from efficient_jax.trainers import _cascade_pool, cascades
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -56,4 +56,4 @@ def test_bad_member_config(tmp_path):
     with pytest.raises(ValueError, match="Unknown member key"):
         cascades.train_and_evaluate(config, str(tmp_path))
     with pytest.raises(ValueError, match="Unknown model"):
-        cascades.build_model("resnet7", {})
+        _cascade_pool.build_model("resnet7", {})
