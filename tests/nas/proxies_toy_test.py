@@ -145,6 +145,8 @@ def test_ntk_cond_and_gradsign_match_hand_jacobians():
         np.testing.assert_allclose(
             proxies.ntk_cond(apply_fn, PARAMS, BATCH, rows_per_pass=rows), -v[-1] / v[0], rtol=1e-2
         )
+    with pytest.raises(ValueError, match="rows_per_pass"):
+        proxies.ntk_cond(apply_fn, PARAMS, BATCH, rows_per_pass=0)
     signs1, signs2 = 0, 0
     for n in range(len(X)):
         g1, g2, _, _ = _grads(W1, W2, X[n : n + 1], Y[n : n + 1])

@@ -106,9 +106,11 @@ def _jacobian_rows(fn, params: Params, rows_per_pass: int) -> jax.Array:
     would hold all N backward passes' activations at once: 26 GB for the NB201 supernet).
     """
     out, vjp = jax.vjp(fn, params)
-    flat = lambda tree: jnp.concatenate([t.reshape(-1) for t in jax.tree.leaves(tree)])
-    eye = jnp.eye(out.shape[0], dtype=out.dtype)
-    return jax.lax.map(lambda e: flat(vjp(e)[0]), eye, batch_size=rows_per_pass)
+
+    def row(cotangent):
+        return jnp.concatenate([g.reshape(-1) for g in jax.tree.leaves(vjp(cotangent)[0])])
+
+    return jax.lax.map(row, jnp.eye(out.shape[0], dtype=out.dtype), batch_size=rows_per_pass)
 
 
 def ntk_cond(
@@ -120,10 +122,10 @@ def ntk_cond(
     training mode, so rows depend on the whole batch, as in TE-NAS's per-image ``backward``).
     ``rows_per_pass`` backward passes are batched at a time (memory vs speed).
     """
+    if int(rows_per_pass) < 1:
+        raise ValueError(f"ntk_cond: rows_per_pass must be a positive int, got {rows_per_pass!r}.")
     x = batch["image"]
-    jac = _jacobian_rows(
-        lambda p: jnp.sum(apply_fn(p, x, True), axis=-1), params, max(1, int(rows_per_pass))
-    )
+    jac = _jacobian_rows(lambda p: jnp.sum(apply_fn(p, x, True), axis=-1), params, rows_per_pass)
     v = jnp.linalg.eigvalsh(jac @ jac.T)
     return -v[-1] / v[0]
 
