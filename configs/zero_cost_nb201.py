@@ -14,8 +14,9 @@ with ``val_acc_200ep`` next to NASLib's τ of the same file. ``cells=all``: the 
 ``test_acc_200ep``. ``gradsign`` and ``ntk_cond`` (per-sample gradients / full Jacobians, far
 costlier) are opt-in: ``proxies=gradsign+ntk_cond``. On a 2-core CPU gradsign costs ~6 s per
 cell; ntk_cond needs one backward pass per image (67 s per cell at ``--config.batch_size=16``;
-batch 64 costs roughly 16× that: 4× the rows, each 4× larger). ``plain`` and ``grasp`` depend on the random draw of the
-classifier and shortcut weights: ``--config.init_per_cell=True`` matches NASLib's τ for them.
+batch 64 costs roughly 16× that: 4× the rows, each 4× larger). ``plain`` and ``grasp`` depend
+on the random draw of the classifier and shortcut weights: ``--config.init_per_cell=True``
+matches NASLib's τ for them.
 Expected (docs/RESULTS.md): synflow τ 0.536 on the sample (NASLib 0.537); synflow costs
 ~0.09 s per cell on an idle 2-core CPU (activation form, float64, one ~25 s compilation), so all
 15,625 cells take ~23 min. The batch-64 proxies in one pass cost ~9 s per cell on that CPU without
