@@ -21,6 +21,7 @@ import re
 import jax
 import jax.numpy as jnp
 import optax
+from jax.flatten_util import ravel_pytree
 
 from efficient_jax.core import map_with_path_str
 from efficient_jax.nas.proxies._taps import ProxyApplyFn, active_layers, kernel_layer, tapped_grads
@@ -106,10 +107,7 @@ def _jacobian_rows(fn, params: Params, rows_per_pass: int) -> jax.Array:
     would hold all N backward passes' activations at once: 26 GB for the NB201 supernet).
     """
     out, vjp = jax.vjp(fn, params)
-
-    def row(cotangent):
-        return jnp.concatenate([g.reshape(-1) for g in jax.tree.leaves(vjp(cotangent)[0])])
-
+    row = lambda cotangent: ravel_pytree(vjp(cotangent)[0])[0]  # noqa: E731
     return jax.lax.map(row, jnp.eye(out.shape[0], dtype=out.dtype), batch_size=rows_per_pass)
 
 
