@@ -43,7 +43,8 @@ def get_config(arg=None):
     config.max_checkpoints = 2
     # Mesh: None puts every device on the "data" axis.
     config.mesh_shape = None
-    # Compressors to run after training: names from efficient_jax.core.COMPRESSORS or ["all"].
+    # Compressors to run after training: names in efficient_jax.compressors.available_compressors()
+    # or ["all"].
     config.compressors = ["all"]
     # Training examples handed to compressors for calibration / short fine-tuning.
     config.calib_size = 512

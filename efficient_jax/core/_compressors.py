@@ -1,17 +1,13 @@
-"""The compressor registry: every compression method the quickstart table (and users) can run.
+"""What every compressor returns; the registry of named compressors is
+:mod:`efficient_jax.compressors`.
 
-A compressor is ``fn(variables, *, apply_fn, calib_batch) -> CompressionResult``; it returns
-variables that ``model.apply`` accepts unchanged (or, with ``apply_fn`` set, variables for that
-function, e.g. an integer serving forward), the model's storage size in bytes, and extras.
-Methods register themselves on import with :func:`register_compressor`.
+A compressor is ``fn(variables, *, apply_fn, calib_batch) -> CompressionResult``.
 
 Example:
-    >>> import jax.numpy as jnp
-    >>> @register_compressor("identity_example")
-    ... def identity(variables, *, apply_fn=None, calib_batch=None):
+    >>> def identity(variables, *, apply_fn=None, calib_batch=None):
     ...     return CompressionResult(variables, model_bytes=0)
-    >>> "identity_example" in COMPRESSORS
-    True
+    >>> identity({"params": {}}).model_bytes
+    0
 """
 
 from __future__ import annotations
@@ -19,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from typing import Any
-
-from efficient_jax.core._registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,11 +37,3 @@ class CompressionResult:
     macs: int | None = None
     info: dict[str, float] = dataclasses.field(default_factory=dict)
     apply_fn: Callable[..., Any] | None = None
-
-
-COMPRESSORS = Registry("compressor")
-
-
-def register_compressor(name: str) -> Callable[[Callable[..., CompressionResult]], Any]:
-    """Decorator registering ``fn(variables, *, apply_fn, calib_batch) -> CompressionResult``."""
-    return COMPRESSORS.register(name)

@@ -1,4 +1,4 @@
-"""A registered few-shot cross-distillation compressor for the quickstart table.
+"""The few-shot cross-distillation compressor of the quickstart table.
 
 ``few_shot_cd_channel50``: K = 5 images per class from the calibration batch, CD (μ = 0.6, the
 thesis's VGG value), 50% of the input channels of every Conv/Dense layer whose producer is the
@@ -8,8 +8,8 @@ lr 1e-2 (1e-3 under-fits in 100 steps), then physical export: the result runs on
 are the real ones.
 
 Example:
-    >>> from efficient_jax.core import COMPRESSORS
-    >>> "few_shot_cd_channel50" in COMPRESSORS
+    >>> from efficient_jax.compressors import get_compressor
+    >>> callable(get_compressor("few_shot_cd_channel50"))
     True
 """
 
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, register_compressor
+from efficient_jax.core import CompressionResult
 from efficient_jax.prune._cross_distill import (
     LayerwiseConfig,
     few_shot_indices,
@@ -94,8 +94,3 @@ def few_shot_compressor(
         )
 
     return compress
-
-
-register_compressor("few_shot_cd_channel50")(
-    few_shot_compressor(k=5, sparsity=0.5, learning_rate=1e-2)
-)

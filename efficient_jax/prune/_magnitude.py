@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, match_rules, path_strings, register_compressor
+from efficient_jax.core import CompressionResult, match_rules, path_strings
 from efficient_jax.prune._finetune import masked_finetune
 from efficient_jax.train import model_inputs
 from efficient_jax.types import Params, PyTree
@@ -126,10 +126,3 @@ def magnitude_pruning_compressor(sparsity: float, finetune_steps: int = 0):
         )
 
     return compress
-
-
-for _s in (0.5, 0.8):
-    register_compressor(f"magnitude_prune_{int(_s * 100)}")(magnitude_pruning_compressor(_s))
-    register_compressor(f"magnitude_prune_{int(_s * 100)}_ft")(
-        magnitude_pruning_compressor(_s, finetune_steps=100)
-    )

@@ -25,13 +25,11 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import optax
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, register_compressor
+from efficient_jax.core import CompressionResult
 from efficient_jax.distill import soft_cross_entropy
 from efficient_jax.quant._binarybert_distill import split_trainable
 from efficient_jax.quant._binarybert_model import SPLIT, export_split, tws_split_model
@@ -101,10 +99,3 @@ def tws_compressor(
         return CompressionResult(packed, nbytes, info=info, apply_fn=apply_packed)
 
     return compress
-
-
-def _registered(variables: Any, *, apply_fn: Any, calib_batch: Any = None) -> CompressionResult:
-    return tws_compressor()(variables, apply_fn=apply_fn, calib_batch=calib_batch)
-
-
-register_compressor("bwn_tws")(_registered)

@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, register_compressor
+from efficient_jax.core import CompressionResult
 from efficient_jax.quant._common import make_layout, nonzero_or_one, positive
 from efficient_jax.quant._grid import encode, qrange
 from efficient_jax.quant._intercept import (
@@ -334,7 +334,3 @@ def ptq_compressor(weight_bits: int, act_bits: int = 8, *, granularity: str = "p
         )
 
     return compress
-
-
-register_compressor("ptq_w8a8")(ptq_compressor(8))
-register_compressor("ptq_w4a8")(ptq_compressor(4, granularity="per_channel"))

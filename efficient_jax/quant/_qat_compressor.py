@@ -26,7 +26,7 @@ import jax
 import optax
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, register_compressor
+from efficient_jax.core import CompressionResult
 from efficient_jax.distill import soft_cross_entropy
 from efficient_jax.quant._convert import convert
 from efficient_jax.quant._intercept import QUANT
@@ -82,6 +82,3 @@ def qat_compressor(preset: str, *, steps: int = 200, learning_rate: float = 1e-3
 def _bits(rule) -> dict[str, int]:
     out = {"weight_bits": rule.weight_bits} if rule.weight else {}
     return out | ({"act_bits": rule.act_bits} if rule.act else {})
-
-
-register_compressor("lsq_w4a4_qat")(qat_compressor("lsq_w4a4"))

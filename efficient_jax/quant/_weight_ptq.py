@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, match_rules, register_compressor
+from efficient_jax.core import CompressionResult, match_rules
 from efficient_jax.quant._common import check_bits
 from efficient_jax.quant._qarray import dequantize, quantize
 from efficient_jax.quant._uniform import uniform_quantize
@@ -85,7 +85,3 @@ def ptq_weights_compressor(bits: int):
         )
 
     return compress
-
-
-for _bits in (8, 4):
-    register_compressor(f"ptq_w{_bits}")(ptq_weights_compressor(_bits))

@@ -1,4 +1,4 @@
-"""Deep k-Means as registered compressors, and a short regularised fine-tune on a small batch.
+"""Deep k-Means as compressors, and a short regularised fine-tune on a small batch.
 
 ``deep_kmeans_wr_cr8``: k-means sharing of every conv kernel at a per-layer CR of 8 (fixed-length
 indices), without re-training ("WR"). ``deep_kmeans_cr8``: first a short full-batch re-training on
@@ -7,8 +7,8 @@ sharing. Dense layers, biases and BatchNorm stay float32 (as in the thesis), so 
 lower than the per-layer CR when dense layers dominate (LeNet-5).
 
 Example:
-    >>> from efficient_jax.core import COMPRESSORS
-    >>> "deep_kmeans_wr_cr8" in COMPRESSORS.names()
+    >>> from efficient_jax.compressors import available_compressors
+    >>> "deep_kmeans_wr_cr8" in available_compressors()
     True
 """
 
@@ -21,7 +21,7 @@ import jax
 import optax
 
 from efficient_jax import cost
-from efficient_jax.core import CompressionResult, register_compressor
+from efficient_jax.core import CompressionResult
 from efficient_jax.share._coding import compression_ratio, layer_ratios, shared_bits
 from efficient_jax.share._deep_kmeans import (
     Clusters,
@@ -145,7 +145,3 @@ def deep_kmeans_compressor(
         return CompressionResult(shared, math.ceil(shared_bits(stored) / 8), info=info)
 
     return compress
-
-
-register_compressor("deep_kmeans_wr_cr8")(deep_kmeans_compressor(8.0))
-register_compressor("deep_kmeans_cr8")(deep_kmeans_compressor(8.0, retrain_steps=100))

@@ -13,11 +13,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-# Importing the method packages registers their compressors.
-import efficient_jax.prune  # noqa: F401
-import efficient_jax.quant  # noqa: F401
-import efficient_jax.share  # noqa: F401
-from efficient_jax import core, cost, data, train
+from efficient_jax import compressors, cost, data, train
 from efficient_jax.trainers import _pipeline
 from efficient_jax.trainers._plots import plot_accuracy_vs_size
 from efficient_jax.trainers.classification import train_model
@@ -28,9 +24,9 @@ log = logging.getLogger("efficient_jax")
 def _compressor_names(config: ml_collections.ConfigDict) -> list[str]:
     names = list(config.get("compressors") or [])
     if not names or names == ["all"]:
-        return core.COMPRESSORS.names()
+        return compressors.available_compressors()
     for n in names:
-        core.COMPRESSORS.get(n)  # Fails early, listing the valid names.
+        compressors.get_compressor(n)  # Fails early, listing the valid names.
     return names
 
 
@@ -96,7 +92,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
         }
     ]
     for name in names:
-        result = core.COMPRESSORS.get(name)(variables, apply_fn=s.model.apply, calib_batch=calib)
+        result = compressors.get_compressor(name)(
+            variables, apply_fn=s.model.apply, calib_batch=calib
+        )
         evaluate_result = (
             evaluate
             if result.apply_fn is None

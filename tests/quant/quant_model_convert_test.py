@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from efficient_jax import core, cost
+from efficient_jax import compressors, cost
 from efficient_jax.models import get_model
 from efficient_jax.quant._convert import convert, quantized_weight_bytes, weight_to_qarray
 from efficient_jax.quant._model import prepare, quantize_model
@@ -161,7 +161,9 @@ def test_convert_from_float_model_needs_rules(key):
 @pytest.mark.parametrize("name,bits", [("ptq_w8a8", 8), ("ptq_w4a8", 4)])
 def test_ptq_activation_compressors(name, bits):
     model, variables, x = _model("lenet5")
-    result = core.COMPRESSORS.get(name)(variables, apply_fn=model.apply, calib_batch={"image": x})
+    result = compressors.get_compressor(name)(
+        variables, apply_fn=model.apply, calib_batch={"image": x}
+    )
     assert result.apply_fn is not None and result.info["act_bits"] == 8
     assert result.model_bytes == cost.model_bytes_from_tree(result.variables)
     ratio = cost.model_bytes_from_tree(variables) / result.model_bytes
@@ -171,7 +173,7 @@ def test_ptq_activation_compressors(name, bits):
     rel_err = float(jnp.linalg.norm(y - ref) / jnp.linalg.norm(ref))
     assert rel_err < (0.03 if bits == 8 else 0.4), rel_err
     with pytest.raises(ValueError, match="calib_batch"):
-        core.COMPRESSORS.get(name)(variables, apply_fn=model.apply, calib_batch=None)
+        compressors.get_compressor(name)(variables, apply_fn=model.apply, calib_batch=None)
 
 
 def test_quantize_model_without_act_rules_needs_no_calibration():

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from efficient_jax import core, data, models, share
+from efficient_jax import compressors, core, data, models, share
 from efficient_jax.trainers import weight_sharing
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def test_compressor_reports_ratio_and_energy(key, fast_compile):
     model = models.LeNet5(num_classes=10)
     batch = {k: jnp.asarray(v[:64]) for k, v in splits["train"].items()}
     variables = model.init(key, batch["image"][:1])
-    result = core.COMPRESSORS.get("deep_kmeans_wr_cr8")(
+    result = compressors.get_compressor("deep_kmeans_wr_cr8")(
         variables, apply_fn=model.apply, calib_batch=batch
     )
     assert result.info["layer_cr_min"] >= 2.0 and result.info["energy_ratio"] > 1.0

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from efficient_jax import core
+from efficient_jax import compressors, core
 from efficient_jax.trainers import available_trainers, classification, quickstart
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_quickstart_two_steps(tmp_path):
     config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")), calib_size=64)
     rows = quickstart.train_and_evaluate(config, str(tmp_path))
     methods = [r["method"] for r in rows]
-    assert methods[0] == "float32" and set(core.COMPRESSORS.names()) <= set(methods)
+    assert methods[0] == "float32" and set(compressors.available_compressors()) <= set(methods)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["ptq_w4/compression_ratio"] > results["ptq_w8/compression_ratio"] > 3.0
     assert results["magnitude_prune_80/macs"] < results["float32/macs"]
