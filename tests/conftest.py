@@ -1,8 +1,8 @@
 """Test environment: 8 fake CPU devices, deterministic, fast compiles for smoke tests."""
 
+import importlib.util
 import os
 import pathlib
-import sys
 
 os.environ.setdefault("XLA_FLAGS", "")
 if "xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
@@ -50,33 +50,23 @@ def key():
 
 @pytest.fixture
 def run_notebook():
-    """Executes a notebook from ``notebooks/`` with this interpreter's ipykernel.
+    """Executes a notebook from ``notebooks/`` as ``launch/run_notebooks.py`` does.
 
     One CPU device, as on Colab. Returns ``(notebook, text_outputs, has_png)``; skips without
     nbclient/ipykernel.
     """
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    jupyter_client = pytest.importorskip("jupyter_client")
-
-    class VenvKernelManager(jupyter_client.KernelManager):
-        def format_kernel_cmd(self, extra_arguments=None):
-            connection_file = os.path.realpath(self.connection_file)
-            cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
-            return cmd + list(extra_arguments or [])
+    pytest.importorskip("jupyter_client")
+    spec = importlib.util.spec_from_file_location(
+        "run_notebooks", REPO_ROOT / "launch" / "run_notebooks.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
 
     def run(name: str, timeout: int = 300):
-        path = REPO_ROOT / "notebooks" / name
-        nb = nbformat.read(path, as_version=4)
-        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-        client = nbclient.NotebookClient(
-            nb,
-            km=VenvKernelManager(kernel_name="python3"),
-            timeout=timeout,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute(env=env)
+        nb = script.execute_notebook(REPO_ROOT / "notebooks" / name, timeout=timeout)
         outs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
         text = "".join(
             o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outs
