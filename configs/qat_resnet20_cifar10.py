@@ -1,6 +1,6 @@
 """PTQ and QAT of the pretrained ResNet-20 on CIFAR-10 JPEG (first conv and classifier at 8 bits).
 
-Commands (the reproductions in docs/RESULTS.md; ``preset`` is any name of quant.PRESETS):
+Commands (the reproductions in docs/RESULTS.md; ``preset`` is any name of qat.PRESETS):
   python -m efficient_jax.main --config=configs/qat_resnet20_cifar10.py:preset=w8a8,steps=0 \
       --workdir=/tmp/qat_r20_w8a8
   python -m efficient_jax.main --config=configs/qat_resnet20_cifar10.py:preset=w4a4,steps=0 \
@@ -35,7 +35,7 @@ def get_config(arg=None):
     config.init_from_pytorch = "{data_dir}/weights/resnet20-12fca82f.npz"
     config.float_workdir = ""
     config.float_steps = 0
-    # Quantization: a preset from efficient_jax.quant.PRESETS and the 8-bit exceptions.
+    # Quantization: a preset from efficient_jax.qat.PRESETS and the 8-bit exceptions.
     config.quant = ml_collections.ConfigDict(
         {
             "preset": arg["preset"],

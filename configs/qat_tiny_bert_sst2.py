@@ -2,7 +2,7 @@
 
 First train the float model (its workdir is the teacher and the starting point):
   python -m efficient_jax.main --config=configs/tiny_bert_sst2.py --workdir=/tmp/bert_fp
-Then, for each preset (quant.PRESETS):
+Then, for each preset (qat.PRESETS):
   python -m efficient_jax.main --config=configs/qat_tiny_bert_sst2.py:preset=w8a8,steps=0 \
       --workdir=/tmp/qat_bert_w8a8 --config.float_workdir=/tmp/bert_fp
   python -m efficient_jax.main --config=configs/qat_tiny_bert_sst2.py:preset=lsq_w4a8,steps=1000 \

@@ -4,10 +4,10 @@ A compressor is ``fn(variables, *, apply_fn, calib_batch) -> CompressionResult``
 :class:`efficient_jax.core.CompressionResult`): it returns variables that ``model.apply`` accepts
 unchanged (or, with ``result.apply_fn`` set, variables for that function, e.g. an integer serving
 forward), the model's storage size in bytes, and extras. The algorithms live in their packages
-(``quant``, ``prune``, ``share``) as public factories; this module only names configured
-instances of them, in the order the quickstart table lists them. Adding a compressor is one line
-in :data:`_BUILTIN` (see ``docs/CONTRIBUTING.md``); user code may also call
-``COMPRESSORS.register(name)(fn)``.
+(``quant``, ``qat``, ``binarybert``, ``prune``, ``share``) as public factories; this module only
+names configured instances of them, in the order the quickstart table lists them. Adding a
+compressor is one line in :data:`_BUILTIN` (see ``docs/CONTRIBUTING.md``); user code may also
+call ``COMPRESSORS.register(name)(fn)``.
 
 Example:
     >>> from efficient_jax.compressors import available_compressors, get_compressor
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from efficient_jax import prune, quant, share
+from efficient_jax import binarybert, prune, qat, quant, share
 from efficient_jax.core import CompressionResult, Registry
 
 Compressor = Callable[..., CompressionResult]
@@ -36,14 +36,15 @@ _BUILTIN: tuple[tuple[str, Compressor], ...] = (
     ("magnitude_prune_50_ft", prune.magnitude_pruning_compressor(0.5, finetune_steps=100)),
     ("magnitude_prune_80", prune.magnitude_pruning_compressor(0.8)),
     ("magnitude_prune_80_ft", prune.magnitude_pruning_compressor(0.8, finetune_steps=100)),
-    ("ptq_w8a8", quant.ptq_compressor(8)),
-    ("ptq_w4a8", quant.ptq_compressor(4, granularity="per_channel")),
-    ("bwn_tws", quant.tws_compressor()),
-    ("lsq_w4a4_qat", quant.qat_compressor("lsq_w4a4")),
+    ("ptq_w8a8", qat.ptq_compressor(8)),
+    ("ptq_w4a8", qat.ptq_compressor(4, granularity="per_channel")),
+    ("bwn_tws", binarybert.tws_compressor()),
+    ("lsq_w4a4_qat", qat.qat_compressor("lsq_w4a4")),
     ("ptq_w8", quant.ptq_weights_compressor(8)),
     ("ptq_w4", quant.ptq_weights_compressor(4)),
     ("deep_kmeans_wr_cr8", share.deep_kmeans_compressor(8.0)),
     ("deep_kmeans_cr8", share.deep_kmeans_compressor(8.0, retrain_steps=100)),
+    ("deep_kmeans_scalar16", share.scalar_kmeans_compressor(16)),
 )
 
 for _name, _fn in _BUILTIN:

@@ -1,12 +1,11 @@
 """Entry point: ``python -m efficient_jax.main --config=configs/x.py[:arg] --workdir=DIR``.
 
 This file is intentionally kept short: it parses flags, sets up multi-host JAX and dispatches to
-``efficient_jax.trainers.<config.trainer>.train_and_evaluate(config, workdir)``, where the logic
-lives (importable from notebooks). Overrides: ``--config.num_steps=100``; an unknown key fails with
-the list of valid keys.
+the ``train_and_evaluate(config, workdir)`` of the trainer registered as ``config.trainer`` (see
+:func:`efficient_jax.trainers.get_trainer`), where the logic lives (importable from notebooks).
+Overrides: ``--config.num_steps=100``; an unknown key fails with the list of valid keys.
 """
 
-import importlib
 import logging
 import sys
 
@@ -14,7 +13,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from efficient_jax import core, parallel
+from efficient_jax import core, parallel, trainers
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file.", lock_config=True
@@ -47,16 +46,10 @@ def main(argv: list[str]) -> None:
     logging.info(
         "process %d/%d, devices: %s", jax.process_index(), jax.process_count(), jax.devices()
     )
-    trainer_name = config.get("trainer")
-    try:
-        trainer = importlib.import_module(f"efficient_jax.trainers.{trainer_name}")
-    except ModuleNotFoundError as e:
-        from efficient_jax.trainers import available_trainers
-
-        raise app.UsageError(
-            f"Unknown trainer {trainer_name!r}; valid: {available_trainers()}."
-        ) from e
-    trainer.train_and_evaluate(config, _WORKDIR.value)
+    name = config.get("trainer")
+    if name not in trainers.TRAINERS:
+        raise app.UsageError(f"Unknown trainer {name!r}; valid: {trainers.available_trainers()}.")
+    trainers.get_trainer(name).train_and_evaluate(config, _WORKDIR.value)
 
 
 def run() -> None:

@@ -25,6 +25,7 @@ from efficient_jax.cascade._cascade import (
     summarize,
     worst_case_flops,
 )
+from efficient_jax.cascade._evaluate import ensemble_table, evaluate_candidate
 from efficient_jax.cascade._members import (
     at_resolution,
     compute_logits,
@@ -43,6 +44,7 @@ from efficient_jax.cascade._search import (
     search_thresholds,
     select_cascade,
     select_from_sweeps,
+    sweep_members,
     sweep_pool,
     threshold_grid,
 )
@@ -65,6 +67,8 @@ __all__ = [
     "compute_logits",
     "confidence",
     "ensemble",
+    "ensemble_table",
+    "evaluate_candidate",
     "exit_stages",
     "expected_flops",
     "grid_metrics",
@@ -80,6 +84,7 @@ __all__ = [
     "stack_logits",
     "stage_table",
     "summarize",
+    "sweep_members",
     "sweep_pool",
     "threshold_grid",
     "worst_case_flops",

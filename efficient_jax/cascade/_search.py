@@ -251,6 +251,46 @@ class Sweep(NamedTuple):
     worst_flops: float
 
 
+def sweep_members(
+    logits: Sequence[ArrayLike] | ArrayLike,
+    labels: ArrayLike,
+    flops: ArrayLike,
+    members: Sequence[int],
+    *,
+    num: int | None = None,
+    metric: str = "max_prob",
+    combine: str = "logits",
+) -> Sweep:
+    """The :class:`Sweep` of pool members ``members`` (in order); arguments as in
+    :func:`select_cascade`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> logits = jax.random.normal(jax.random.key(0), (3, 16, 4))
+        >>> s = sweep_members(logits, jnp.zeros(16, jnp.int32), [1.0, 2.0, 4.0], (2, 0))
+        >>> s.members, s.worst_flops, s.grid.shape[1]
+        ((2, 0), 5.0, 1)
+    """
+    pool, flops = stack_logits(logits), np.asarray(flops, np.float64)
+    members = tuple(int(i) for i in members)
+    if flops.shape != (pool.shape[0],) or not set(members) <= set(range(len(flops))) or not members:
+        raise ValueError(
+            f"Need [P] flops and member indices in [0, P), P={pool.shape[0]}; got flops "
+            f"{flops.shape}, members {members}."
+        )
+    return _sweep(pool, labels, flops, members, num, metric, combine)
+
+
+def _sweep(pool, labels, flops, members, num, metric, combine) -> Sweep:
+    """:func:`sweep_members` on checked inputs (stacked logits, float64 FLOPs)."""
+    table = stage_table(
+        pool[jnp.asarray(members)], flops[list(members)], metric=metric, combine=combine
+    )
+    grid = threshold_grid(table, num)
+    acc, cost = grid_metrics(table, labels, grid)
+    return Sweep(members, grid, acc, cost, float(flops[list(members)].sum()))
+
+
 def sweep_pool(
     logits: Sequence[ArrayLike] | ArrayLike,
     labels: ArrayLike,
@@ -274,15 +314,9 @@ def sweep_pool(
         raise ValueError(f"flops must be [P] with P={pool.shape[0]}; got {flops.shape}.")
     sweeps = []
     for members in ordered_subsets(pool.shape[0], max_models, min_len=min_models):
-        worst = float(flops[list(members)].sum())
-        if max_worst_flops is not None and worst > max_worst_flops:
+        if max_worst_flops is not None and float(flops[list(members)].sum()) > max_worst_flops:
             continue
-        table = stage_table(
-            pool[jnp.asarray(members)], flops[list(members)], metric=metric, combine=combine
-        )
-        grid = threshold_grid(table, num)
-        acc, cost = grid_metrics(table, labels, grid)
-        sweeps.append(Sweep(members, grid, acc, cost, worst))
+        sweeps.append(_sweep(pool, labels, flops, members, num, metric, combine))
     if not sweeps:
         raise ValueError(
             f"No ordered tuple of {min_models}..{max_models} models fits max_worst_flops="

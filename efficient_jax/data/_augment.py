@@ -1,4 +1,5 @@
-"""Image normalisation and the standard CIFAR augmentation (pad-4 random crop + horizontal flip).
+"""Image normalisation (fixed or per-dataset statistics) and the standard CIFAR augmentation
+(pad-4 random crop + horizontal flip).
 
 Example:
     >>> import jax, numpy as np
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efficient_jax.data._cifar import CIFAR10_MEAN, CIFAR10_STD
+from efficient_jax.data._info import DatasetInfo
 
 
 def normalize_images(
@@ -65,6 +67,39 @@ def normalize_images(
     bshape = (1,) * (x.ndim - 1) + (-1,)
     x = x.astype(xp.float32) * scale
     return (x - xp.asarray(mean_a).reshape(bshape)) / xp.asarray(std_a).reshape(bshape)
+
+
+def normalize(images: jax.typing.ArrayLike, info: DatasetInfo) -> jax.Array | np.ndarray:
+    """Normalises images with the statistics of their dataset: float32 ``(x / 255 - mean) / std``.
+
+    Integer (uint8) pixels are divided by 255 first; float images are taken to be in [0, 1]. A
+    dataset without statistics (``info.mean is None``) is only converted to float32 (and scaled
+    to [0, 1] if integer). NumPy in gives NumPy out, JAX in gives JAX out (jittable).
+
+    Args:
+      images: ``(..., C)`` pixels with ``C == len(info.mean)`` channels.
+      info: the images' dataset info.
+
+    Returns:
+      float32 array of the same shape.
+
+    Raises:
+      ValueError: if ``info`` is not a :class:`DatasetInfo` or the channel count does not match.
+
+    Example:
+        >>> import numpy as np
+        >>> info = DatasetInfo("g", "image", (1, 1, 1), 2, (0.5,), (0.5,), eval_split="test")
+        >>> normalize(np.array([[[[0], [255]]]], np.uint8), info).ravel().tolist()
+        [-1.0, 1.0]
+    """
+    if not isinstance(info, DatasetInfo):
+        raise ValueError(f"info must be a DatasetInfo; got {type(info).__name__}.")
+    if info.mean is None:
+        xp = jnp if isinstance(images, jax.Array) else np
+        x = xp.asarray(images)
+        scale = 1.0 / 255.0 if xp.issubdtype(x.dtype, xp.integer) else 1.0
+        return x.astype(xp.float32) * scale
+    return normalize_images(images, info.mean, info.std)
 
 
 def augment_cifar(key: jax.Array, images: jax.typing.ArrayLike, *, padding: int = 4) -> jax.Array:

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from efficient_jax.parallel._mesh import DATA_AXIS, shard_batch
+from efficient_jax.parallel import DATA_AXIS, shard_batch
 
 
 def _num_examples(arrays: Mapping[str, Any]) -> int:
@@ -83,16 +83,31 @@ def _rows(order: np.ndarray | None, i: int, batch_size: int) -> np.ndarray | sli
 
 
 def batch_at(
-    arrays: Mapping[str, Any], step: int, batch_size: int, *, seed: int, shuffle: bool = True
+    arrays: Mapping[str, Any],
+    step: int,
+    batch_size: int,
+    *,
+    seed: int,
+    shuffle: bool = True,
+    remainder: str = "drop",
 ) -> dict[str, np.ndarray]:
     """Returns the host batch of global step ``step`` (pure function of its arguments).
+
+    Every process computes the same global batch; :func:`iterate_batches` / :func:`eval_batches`
+    with a mesh give each process its slice.
 
     Args:
       arrays: dict of host arrays sharing the leading length ``N``.
       step: global training step, ``>= 0`` (it may run past one epoch).
-      batch_size: examples per batch, ``1 <= batch_size <= N``.
+      batch_size: examples per batch, ``1 <= batch_size <= N`` (any size with ``"wrap"``).
       seed: non-negative shuffling seed.
       shuffle: permute examples each epoch; ``False`` walks them in order.
+      remainder: ``"drop"`` (the module's scheme: ``N // batch_size`` batches per epoch, the
+        last ``N % batch_size`` examples of each epoch's order unused) or ``"wrap"``: the batch
+        covers positions ``step * batch_size ...`` of a stream of epochs; epoch
+        ``e = step * batch_size // N`` (that of the batch's first position) is permuted by
+        ``np.random.default_rng([seed, e])``, and positions past its end wrap around to the
+        start of that same permutation.
 
     Returns:
       Dict with the same keys, each ``(batch_size, ...)`` NumPy arrays.
@@ -104,12 +119,23 @@ def batch_at(
         >>> import numpy as np
         >>> batch_at({"x": np.arange(6)}, 3, 2, seed=0, shuffle=False)["x"].tolist()
         [0, 1]
+        >>> b = batch_at({"x": np.arange(5)}, 2, 2, seed=0, shuffle=False, remainder="wrap")
+        >>> b["x"].tolist()
+        [4, 0]
     """
+    if remainder not in ("drop", "wrap"):
+        raise ValueError(f"remainder must be 'drop' or 'wrap'; got {remainder!r}.")
     n = _num_examples(arrays)
-    _check_batch_size(batch_size, n)
+    _check_batch_size(batch_size, n, allow_larger=remainder == "wrap")
     step, seed = _check_nonneg("step", step), _check_nonneg("seed", seed)
-    epoch, i = divmod(step, n // int(batch_size))
-    rows = _rows(_epoch_order(n, seed, epoch, shuffle), i, int(batch_size))
+    if remainder == "wrap":
+        epoch, pos = divmod(step * int(batch_size), n)
+        order = _epoch_order(n, seed, epoch, shuffle)
+        rows = (pos + np.arange(int(batch_size))) % n
+        rows = rows if order is None else order[rows]
+    else:
+        epoch, i = divmod(step, n // int(batch_size))
+        rows = _rows(_epoch_order(n, seed, epoch, shuffle), i, int(batch_size))
     return {k: np.asarray(v)[rows] for k, v in arrays.items()}
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from efficient_jax.data._info import Dataset, DatasetInfo, LazySplits
 from efficient_jax.data._paths import (
     ENV_DATA,
     HOW_TO_GET_DATA,
@@ -133,6 +134,33 @@ def load_cifar10(
     out = {"image": images, "label": labels}
     _write_cache(cache_path, out)
     return out
+
+
+def cifar10_dataset(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> Dataset:
+    """The ``"cifar10"`` dataset: :func:`load_cifar10`'s ``train``/``test``, read on first use.
+
+    Info: uint8 images ``(32, 32, 3)``, 10 classes, mean/std :data:`CIFAR10_MEAN` /
+    :data:`CIFAR10_STD`, reported on ``"test"``. The data folder is resolved here; a missing
+    split raises :class:`DataNotFoundError` when it is first indexed.
+
+    Example:
+        >>> ds = cifar10_dataset(limit=8)  # doctest: +SKIP
+        >>> ds.info.mean == CIFAR10_MEAN, ds["test"]["image"].shape  # doctest: +SKIP
+        (True, (8, 32, 32, 3))
+    """
+    if limit is not None and (not isinstance(limit, int | np.integer) or limit <= 0):
+        raise ValueError(f"limit must be a positive integer or None; got {limit!r}.")
+    root = resolve_data_dir(data_dir)
+    splits = LazySplits(
+        {s: (lambda s=s: load_cifar10(s, root, cache_dir=cache_dir, limit=limit)) for s in _SPLITS}
+    )
+    info = DatasetInfo("cifar10", "image", _SHAPE, 10, CIFAR10_MEAN, CIFAR10_STD, eval_split="test")
+    return Dataset(splits, info)
 
 
 def _is_image(name: str) -> bool:

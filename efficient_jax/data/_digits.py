@@ -8,7 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+from efficient_jax.data._info import Dataset, DatasetInfo
 
 # Pixel values in sklearn's digits are integer counts in [0, 16].
 _DIGITS_MAX = 16.0
@@ -48,3 +52,21 @@ def load_digits(seed: int = 0, test_fraction: float = 0.2) -> dict[str, dict[str
         "train": {"image": np.ascontiguousarray(x_tr), "label": y_tr},
         "test": {"image": np.ascontiguousarray(x_te), "label": y_te},
     }
+
+
+def digits_dataset(
+    data_dir: str | os.PathLike | None = None, *, seed: int = 0, test_fraction: float = 0.2
+) -> Dataset:
+    """The ``"digits"`` dataset: :func:`load_digits`'s train/test splits, reported on ``"test"``.
+
+    ``data_dir`` is unused (the data ships with scikit-learn). Images are float32 in [0, 1] and
+    used as they are (no normalisation statistics).
+
+    Example:
+        >>> ds = digits_dataset(seed=0)
+        >>> ds.info.input_shape, ds.info.num_classes, ds.eval_data["image"].shape
+        ((8, 8, 1), 10, (360, 8, 8, 1))
+    """
+    del data_dir
+    info = DatasetInfo("digits", "image", (8, 8, 1), 10, None, None, eval_split="test")
+    return Dataset(load_digits(seed=seed, test_fraction=test_fraction), info)

@@ -2,8 +2,13 @@
 
 Files are the standard GLUE distribution, ``<data_dir>/glue/<TASK>/<split>.tsv``. Columns are found
 by header name (CoLA's labelled files have no header: ``source, label, original label, sentence``).
-Files are split on tabs with no quote handling, as GLUE requires. Label strings map to ints by a
-fixed per-task list (:data:`GLUE_LABELS`, the TFDS / Hugging Face order); STS-B scores are float32.
+Files are read as UTF-8 with an optional byte-order mark (MRPC's files start with one) and split on
+tabs with no quote handling, as GLUE requires. Label strings map to ints by a fixed per-task list
+(:data:`GLUE_LABELS`, the TFDS / Hugging Face order: RTE and QNLI ``entailment`` -> 0,
+``not_entailment`` -> 1); STS-B scores (0-5) are float32 regression targets. Train and dev files
+must carry their label column (a missing one is a ``ValueError``, never a label-less split); only
+test files have none. :data:`GLUE_METRICS` names each task's official metrics (the first is the
+headline score).
 
 Example:
     >>> import pathlib, tempfile
@@ -18,9 +23,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import re
 
 import numpy as np
 
+from efficient_jax.data._info import Dataset, DatasetInfo, LazySplits
 from efficient_jax.data._paths import require_file, resolve_data_dir
 from efficient_jax.data._tokenizer import WordPieceTokenizer
 
@@ -38,22 +45,24 @@ class _Task:
     b: str | None  # column of the second sentence (pair tasks)
     label: str  # column of the label in labelled files
     labels: tuple[str, ...] | None  # label strings in index order; None: float regression
+    metrics: tuple[str, ...] = ("accuracy",)  # official metrics, headline first
     splits: tuple[str, ...] = ("train", "dev", "test")
 
 
+_BINARY = ("0", "1")
 _TASKS = {
-    "cola": _Task("CoLA", "sentence", None, "label", ("0", "1")),
-    "sst2": _Task("SST-2", "sentence", None, "label", ("0", "1")),
-    "mrpc": _Task("MRPC", "#1 String", "#2 String", "Quality", ("0", "1")),
-    "qqp": _Task("QQP", "question1", "question2", "is_duplicate", ("0", "1")),
-    "stsb": _Task("STS-B", "sentence1", "sentence2", "score", None),
+    "cola": _Task("CoLA", "sentence", None, "label", _BINARY, ("matthews_corrcoef", "accuracy")),
+    "sst2": _Task("SST-2", "sentence", None, "label", _BINARY),
+    "mrpc": _Task("MRPC", "#1 String", "#2 String", "Quality", _BINARY, ("f1", "accuracy")),
+    "qqp": _Task("QQP", "question1", "question2", "is_duplicate", _BINARY, ("f1", "accuracy")),
+    "stsb": _Task("STS-B", "sentence1", "sentence2", "score", None, ("pearson", "spearman", "mse")),
     "mnli": _Task(
         "MNLI",
         "sentence1",
         "sentence2",
         "gold_label",
         ("entailment", "neutral", "contradiction"),
-        ("train", "dev_matched", "dev_mismatched", "test_matched", "test_mismatched"),
+        splits=("train", "dev_matched", "dev_mismatched", "test_matched", "test_mismatched"),
     ),
     "qnli": _Task("QNLI", "question", "sentence", "label", ("entailment", "not_entailment")),
     "rte": _Task("RTE", "sentence1", "sentence2", "label", ("entailment", "not_entailment")),
@@ -62,8 +71,18 @@ _TASKS = {
 GLUE_TASKS = tuple(_TASKS)
 # Label names in index order per task (None: regression target, float32).
 GLUE_LABELS = {name: t.labels for name, t in _TASKS.items()}
+# Official metrics per task, headline first (names of ``efficient_jax.train.METRICS``).
+GLUE_METRICS = {name: t.metrics for name, t in _TASKS.items()}
 # CoLA train/dev have no header: (source, label, original label mark, sentence).
 _COLA_HEADERLESS = {"sentence": 3, "label": 1}
+
+
+# Split names of a GLUE Dataset (TFDS names) -> the files' names: "validation" is dev.tsv.
+GLUE_SPLIT_FILES = {
+    "validation": "dev",
+    "validation_matched": "dev_matched",
+    "validation_mismatched": "dev_mismatched",
+}
 
 
 def _task(task: str) -> tuple[str, _Task]:
@@ -73,20 +92,25 @@ def _task(task: str) -> tuple[str, _Task]:
     return key, _TASKS[key]
 
 
-def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
+def read_glue_tsv(path: str | os.PathLike, task: str, *, labelled: bool | None = None) -> dict:
     """Reads one GLUE TSV file into sentences and labels.
 
     Args:
-      path: the ``.tsv`` file (train, dev or test layout of ``task``).
+      path: the ``.tsv`` file (train, dev or test layout of ``task``), UTF-8 with or without a
+        byte-order mark.
       task: one of :data:`GLUE_TASKS` (case, ``-`` and ``_`` ignored: ``"SST-2"`` works).
+      labelled: whether the file must carry the task's label column. ``None`` (default): required
+        unless the file name marks a test split (a ``test`` part in its stem, such as
+        ``test.tsv``, ``test_matched.tsv``); test files' labels are read when present.
 
     Returns:
       ``{"sentence_a": list[str], "sentence_b": list[str] | None, "label": np.ndarray | None}``;
       labels are int32 (float32 for STS-B) and ``None`` for unlabelled (test) files.
 
     Raises:
-      ValueError: for an unknown task, missing columns, short rows or unknown label strings (the
-        message names the file and line).
+      ValueError: for an unknown task, missing columns (a labelled file without its label column:
+        the message names the file, the columns found and the one expected), short rows or unknown
+        label strings (the message names the file and line).
       DataNotFoundError: if the file does not exist.
 
     Example:
@@ -95,10 +119,18 @@ def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
         >>> _ = p.write_text("src\\t1\\t\\tThe book fell.\\n")
         >>> read_glue_tsv(p, "CoLA")["sentence_a"]
         ['The book fell.']
+        >>> _ = p.write_text("index\\tsentence1\\tsentence2\\n0\\tA.\\tB.\\n")
+        >>> read_glue_tsv(p, "rte")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: .../train.tsv: no RTE label column 'label'; columns found: ['index', ...
     """
     name, spec = _task(task)
     path = require_file(path, f"GLUE {spec.folder} file", _GLUE_HOW_TO)
-    with open(path, encoding="utf-8", newline="") as f:
+    if labelled is None:
+        labelled = "test" not in re.split(r"[_\-.]", path.stem.lower())
+    # utf-8-sig drops a leading byte-order mark (MRPC), which would otherwise hide the first column.
+    with open(path, encoding="utf-8-sig", newline="") as f:
         # (line number, fields); blank lines are skipped but keep the numbering of the file.
         rows = [(i, line.rstrip("\r\n").split("\t")) for i, line in enumerate(f, start=1)]
     rows = [(i, r) for i, r in rows if r != [""]]
@@ -118,8 +150,13 @@ def read_glue_tsv(path: str | os.PathLike, task: str) -> dict:
             )
         a_col = header.index(spec.a)
         b_col = header.index(spec.b) if spec.b is not None else None
-        # Test files have no label column.
+        # Test files have no label column; any other file without it is an error.
         label_col = header.index(spec.label) if spec.label in header else None
+        if label_col is None and labelled:
+            raise ValueError(
+                f"{path}: no {spec.folder} label column {spec.label!r}; columns found: {header}. "
+                f"Train and dev files must carry labels (only test files may lack them)."
+            )
 
     width = max(i for i in (a_col, b_col, label_col) if i is not None) + 1
     sent_a, sent_b, labels = [], [] if spec.b else None, [] if label_col is not None else None
@@ -178,7 +215,9 @@ def load_glue(
       batched directly.
 
     Raises:
-      ValueError: for an unknown task or split, or a non-positive ``limit``.
+      ValueError: for an unknown task or split, a non-positive ``limit``, or a train/dev file
+        without its label column (the message names the file, the columns found and the one
+        expected; see :func:`read_glue_tsv`).
       DataNotFoundError: if the TSV or the vocabulary is missing.
 
     Example:
@@ -201,7 +240,7 @@ def load_glue(
     )
     vocab = vocab_path if vocab_path is not None else root / "weights" / "bert_uncased_vocab.txt"
     vocab = require_file(vocab, "BERT WordPiece vocabulary", _VOCAB_HOW_TO)
-    rows = read_glue_tsv(path, name)
+    rows = read_glue_tsv(path, name, labelled=not split.startswith("test"))
     n = len(rows["sentence_a"]) if limit is None else min(limit, len(rows["sentence_a"]))
     tok = WordPieceTokenizer(vocab)
     b = rows["sentence_b"][:n] if rows["sentence_b"] is not None else None
@@ -209,3 +248,52 @@ def load_glue(
     if rows["label"] is not None:
         out["label"] = rows["label"][:n]
     return out
+
+
+def glue_dataset(
+    task: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    vocab_path: str | os.PathLike | None = None,
+    max_length: int = 128,
+    limit: int | None = None,
+) -> Dataset:
+    """A GLUE task as a :class:`Dataset` of tokenised splits, each read on first use.
+
+    Split names follow TFDS: ``"train"``, ``"validation"`` (the ``dev.tsv`` file) and ``"test"``
+    (unlabelled); MNLI has ``"validation_matched"``/``"validation_mismatched"`` and
+    ``"test_matched"``/``"test_mismatched"``. Results are reported on the (first) validation
+    split. Arguments are those of :func:`load_glue`.
+
+    Info: kind ``"text"``, ``input_shape=(max_length,)``, ``num_classes`` the task's label count
+    (1 for the STS-B regression score), no normalisation statistics.
+
+    Raises:
+      ValueError: for an unknown task.
+      DataNotFoundError: if the data folder does not exist (a missing file: when its split is
+        first indexed).
+
+    Example:
+        >>> ds = glue_dataset("rte")  # doctest: +SKIP
+        >>> list(ds.splits), ds.info.eval_split, ds.info.num_classes  # doctest: +SKIP
+        (['train', 'validation', 'test'], 'validation', 2)
+    """
+    name, spec = _task(task)
+    root = resolve_data_dir(data_dir)
+    file_to_split = {f: s for s, f in GLUE_SPLIT_FILES.items()}
+    splits = LazySplits(
+        {
+            file_to_split.get(f, f): (
+                lambda f=f: load_glue(
+                    name, f, root, vocab_path=vocab_path, max_length=max_length, limit=limit
+                )
+            )
+            for f in spec.splits
+        }
+    )
+    num_classes = 1 if spec.labels is None else len(spec.labels)
+    eval_split = next(s for s in splits if s.startswith("validation"))
+    info = DatasetInfo(
+        f"glue/{name}", "text", (int(max_length),), num_classes, None, None, eval_split=eval_split
+    )
+    return Dataset(splits, info)

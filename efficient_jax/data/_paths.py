@@ -2,8 +2,8 @@
 
 Every loader in :mod:`efficient_jax.data` resolves its folder with :func:`resolve_data_dir` and
 checks each file with :func:`require_file`, so a missing dataset always fails the same way: a
-:class:`DataNotFoundError` naming the path(s) tried, the ``EFFICIENT_JAX_DATA`` variable and how to
-obtain the data.
+:class:`DataNotFoundError` naming the path(s) tried, the ``EFFICIENT_JAX_DATA`` variable, how to
+obtain the data and :data:`DATA_DOC` (``docs/DATA.md``: every dataset's layout and source).
 
 Example:
     >>> import tempfile
@@ -24,10 +24,12 @@ ENV_CACHE = "EFFICIENT_JAX_CACHE"
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 _DEV_DATA = pathlib.Path("..") / "shared" / "data"
 
+# Where every dataset's expected layout and source are written down (in the repository).
+DATA_DOC = "docs/DATA.md"
 HOW_TO_GET_DATA = (
     f"Pass data_dir=..., or set {ENV_DATA}=/path/to/data, or place the data at ../shared/data next "
-    "to the repository. The expected layout (cifar10/, glue/<TASK>/, weights/, nb201/) is "
-    "described in shared/data/README.md."
+    "to the repository. The expected layout (mnist/, cifar10/, glue/<TASK>/, weights/, nb201/, "
+    f"nb101/) and where each dataset comes from: {DATA_DOC} in the efficient_jax repository."
 )
 
 
@@ -85,22 +87,23 @@ def require_file(path: str | os.PathLike, what: str, how_to_get: str) -> pathlib
       how_to_get: one sentence on how to obtain it.
 
     Raises:
-      DataNotFoundError: naming ``what``, the absolute path, ``how_to_get`` and
-        ``EFFICIENT_JAX_DATA``.
+      DataNotFoundError: naming ``what``, the absolute path, ``how_to_get``,
+        ``EFFICIENT_JAX_DATA`` and ``docs/DATA.md``.
 
     Example:
         >>> try:
         ...     require_file("/nonexistent/x.tsv", "a TSV", "Write one.")
         ... except DataNotFoundError as e:
-        ...     print("EFFICIENT_JAX_DATA" in str(e))
-        True
+        ...     print("EFFICIENT_JAX_DATA" in str(e), "docs/DATA.md" in str(e))
+        True True
     """
     path = pathlib.Path(path).expanduser()
     if path.exists():
         return path
     raise DataNotFoundError(
         f"{what} not found at {os.path.abspath(path)}. {how_to_get} The data folder comes from the "
-        f"data_dir argument, else ${ENV_DATA}, else ../shared/data next to the repository."
+        f"data_dir argument, else ${ENV_DATA}, else ../shared/data next to the repository. "
+        f"Expected layouts and sources: {DATA_DOC}."
     )
 
 

@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from efficient_jax.data._info import Dataset, DatasetInfo, LazySplits
+
 _INSTALL_HINT = (
     "tensorflow_datasets is not installed; install the optional extra with "
     'pip install "efficient_jax[tfds]" (or pip install tensorflow-datasets). '
@@ -81,3 +83,47 @@ def load_tfds(
             arr = arr.astype(np.int32)
         out[key] = arr
     return out
+
+
+def tfds_dataset(
+    name: str, data_dir: str | os.PathLike | None = None, *, limit: int | None = None
+) -> Dataset:
+    """A TFDS catalog entry as a :class:`Dataset` (``data.load("tfds:<name>")``).
+
+    Split names and the info come from the TFDS builder's metadata (no data is read until a split
+    is indexed, through :func:`load_tfds`): kind ``"image"`` when there is an ``image`` feature
+    (else ``"text"``), ``input_shape`` that feature's shape, ``num_classes`` the ``label``
+    feature's class count (1 if unknown), no normalisation statistics (:func:`normalize` then
+    only scales uint8 pixels to [0, 1]); reported on ``"test"``, else ``"validation"``.
+
+    Raises:
+      ImportError: if ``tensorflow_datasets`` is not installed.
+      ValueError: for a non-positive ``limit``.
+
+    Example:
+        >>> ds = tfds_dataset("mnist")  # doctest: +SKIP
+        >>> ds.info.input_shape, ds.info.eval_split  # doctest: +SKIP
+        ((28, 28, 1), 'test')
+    """
+    if limit is not None and (not isinstance(limit, int | np.integer) or limit <= 0):
+        raise ValueError(f"limit must be a positive integer or None; got {limit!r}.")
+    tfds = _import_tfds()
+    meta = tfds.builder(name, data_dir=None if data_dir is None else os.fspath(data_dir)).info
+    names = list(meta.splits.keys()) or ["train", "test"]
+    splits = LazySplits(
+        {s: (lambda s=s: load_tfds(name, s, data_dir=data_dir, limit=limit)) for s in names}
+    )
+    features = dict(meta.features.items()) if hasattr(meta.features, "items") else {}
+    image, label = features.get("image"), features.get("label")
+    eval_split = next((s for s in ("test", "validation") if s in splits), names[-1])
+    info = DatasetInfo(
+        f"tfds:{name}",
+        "image" if image is not None else "text",
+        tuple(getattr(image, "shape", ()) or ()),
+        int(getattr(label, "num_classes", 0) or 1),
+        None,
+        None,
+        eval_split=eval_split,
+        train_split="train" if "train" in splits else names[0],
+    )
+    return Dataset(splits, info)

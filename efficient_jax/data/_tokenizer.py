@@ -46,7 +46,7 @@ class WordPieceTokenizer:
         path = require_file(
             vocab_path,
             "WordPiece vocabulary",
-            "Use the bert-base-uncased vocab.txt (shared/data/weights/bert_uncased_vocab.txt).",
+            "Use the bert-base-uncased vocab.txt (<data_dir>/weights/bert_uncased_vocab.txt).",
         )
         vocab = models.WordPiece.read_file(str(path))
         missing = [t for t in _SPECIALS if t not in vocab]

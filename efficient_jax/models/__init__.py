@@ -6,7 +6,13 @@ All models are called as ``model.apply(variables, x, train=False)`` and return l
 
 from efficient_jax.models._bert import BertLayer, BertSelfAttention, TinyBert
 from efficient_jax.models._pytorch_import import convert_pytorch_resnet, load_pytorch_resnet
-from efficient_jax.models._registry import MODELS, get_model, model_names, wrn16_4
+from efficient_jax.models._registry import (
+    MODELS,
+    available_models,
+    get_model,
+    model_names,
+    wrn16_4,
+)
 from efficient_jax.models._resnet import (
     RESNET_DEPTHS,
     BasicBlock,
@@ -34,6 +40,7 @@ __all__ = [
     "VGGSmall",
     "WideBlock",
     "WideResNet",
+    "available_models",
     "convert_pytorch_resnet",
     "get_model",
     "load_pytorch_resnet",

@@ -52,17 +52,26 @@ def _allowed_kwargs(ctor: Any) -> list[str]:
     return list(inspect.signature(ctor).parameters)
 
 
-def model_names() -> list[str]:
-    """The names :func:`get_model` accepts, in registration order."""
+def available_models() -> list[str]:
+    """The names :func:`get_model` accepts, in registration order.
+
+    Example:
+        >>> available_models()[:3]
+        ['mlp', 'lenet5', 'resnet20']
+    """
     return MODELS.names()
+
+
+model_names = available_models  # the earlier name, kept working
 
 
 def get_model(name: str, **kwargs: Any) -> nn.Module:
     """Builds a registered model by name.
 
     Args:
-      name: one of :func:`model_names` (``"mlp"``, ``"lenet5"``, ``"resnet20"``, ``"resnet32"``,
-        ``"resnet44"``, ``"resnet56"``, ``"vgg_small"``, ``"wrn16_4"``, ``"tiny_bert"``).
+      name: one of :func:`available_models` (``"mlp"``, ``"lenet5"``, ``"resnet20"``,
+        ``"resnet32"``, ``"resnet44"``, ``"resnet56"``, ``"vgg_small"``, ``"wrn16_4"``,
+        ``"tiny_bert"``).
       **kwargs: constructor arguments (e.g. ``num_classes``).
 
     Returns:

@@ -35,6 +35,7 @@ from efficient_jax.prune._export import (
 )
 from efficient_jax.prune._finetune import KeepMaskedState, keep_masked, masked_finetune
 from efficient_jax.prune._fsp_compressor import few_shot_compressor
+from efficient_jax.prune._l1_baseline import l1_norm_baseline
 from efficient_jax.prune._magnitude import (
     apply_masks,
     effective_macs,
@@ -100,6 +101,7 @@ __all__ = [
     "channel_keep",
     "check_sparsity",
     "l1_norm_channel_masks",
+    "l1_norm_baseline",
     "layerwise_magnitude_masks",
     "mask_sparsity",
     "masks_are_binary",

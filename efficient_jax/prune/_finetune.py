@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax.train import model_inputs
+from efficient_jax.train import finetune
 from efficient_jax.types import ApplyFn, Batch, Params, PyTree
 
 _is_none = lambda x: x is None  # noqa: E731
@@ -85,21 +85,5 @@ def masked_finetune(
     if "label" not in batch:
         raise ValueError(f"masked_finetune needs a labelled batch; got keys {sorted(batch)}.")
     tx = keep_masked(optax.adam(learning_rate), masks)
-    others = {k: v for k, v in variables.items() if k != "params"}
-    args, kwargs = model_inputs(batch)
-
-    def loss_fn(params):
-        logits = apply_fn({"params": params, **others}, *args, train=False, **kwargs)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
-
-    @jax.jit
-    def run(params):
-        def body(_, carry):
-            params, opt = carry
-            grads = jax.grad(loss_fn)(params)
-            updates, opt = tx.update(grads, opt, params)
-            return optax.apply_updates(params, updates), opt
-
-        return jax.lax.fori_loop(0, steps, body, (params, tx.init(params)))[0]
-
-    return run(_mask_tree(variables["params"], masks))
+    masked = {**variables, "params": _mask_tree(variables["params"], masks)}
+    return finetune(apply_fn, masked, batch, tx=tx, steps=steps)["params"]

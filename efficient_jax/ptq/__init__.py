@@ -1,7 +1,7 @@
 """Post-training quantization by reconstruction: REM and MREM (sequential and parallel).
 
 Bai 2021, thesis Ch. 4 ("Towards Efficient Post-training Quantization of Pre-trained Language
-Models", MREM). Starting from a calibrated round-to-nearest model (:func:`~efficient_jax.quant.
+Models", MREM). Starting from a calibrated round-to-nearest model (:func:`~efficient_jax.qat.
 prepare` with :func:`ptq_rules`), the latent weights and LSQ steps are trained on a small
 calibration set to reconstruct the float model:
 

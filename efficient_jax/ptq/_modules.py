@@ -26,15 +26,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax import quant
+from efficient_jax import qat, quant
 from efficient_jax.ptq._partition import ModulePartition
 from efficient_jax.ptq._stages import BertStage, stages_for
 
 #: The W-E-A settings of the thesis's tables that the configs use.
 BIT_PRESETS = ("w8e8a8", "w4e4a8", "w2e2a8")
-#: Bit widths the LSQ quantizers of :func:`ptq_rules` accept.
-ALLOWED_BITS = tuple(range(2, 9))
-QVARS = ("params", quant.QUANT, quant.STATS)
+#: Bit widths the LSQ quantizers of :func:`ptq_rules` accept (from the quantizer's spec).
+ALLOWED_BITS = quant.get_quantizer("lsq").bits
+QVARS = ("params", qat.QUANT, qat.STATS)
 
 
 def parse_bits(bits: str | Sequence[int]) -> tuple[int, int, int]:
@@ -70,7 +70,7 @@ def ptq_rules(
     head_regex: str = r"^(pooler|classifier)/",
     embedding_regex: str = r"word_embeddings/embedding$",
     ffn_output_regex: str = r"layer_\d+/output/kernel$",
-) -> list[quant.QuantRule]:
+) -> list[qat.QuantRule]:
     """LSQ rules for W-E-A bits (thesis §4.2 setting, with the choices noted below).
 
     Every matmul weight and input is quantized with learnable LSQ steps (per tensor); the word
@@ -82,19 +82,19 @@ def ptq_rules(
     w, e, a = parse_bits(bits)
     lsq = dict(weight="lsq", act="lsq")
     return [
-        quant.QuantRule(path_regex=head_regex, weight_bits=8, act_bits=8, **lsq),
-        quant.QuantRule(
+        qat.QuantRule(path_regex=head_regex, weight_bits=8, act_bits=8, **lsq),
+        qat.QuantRule(
             path_regex=embedding_regex,
             weight="lsq",
             weight_bits=e,
             weight_granularity="per_channel",
             weight_axis=0,
         ),
-        quant.QuantRule(path_regex=r"embedding$", weight="lsq", weight_bits=e),
-        quant.QuantRule(
+        qat.QuantRule(path_regex=r"embedding$", weight="lsq", weight_bits=e),
+        qat.QuantRule(
             path_regex=ffn_output_regex, weight_bits=w, act_bits=a, act_symmetric=False, **lsq
         ),
-        quant.QuantRule(path_regex=r"kernel$", weight_bits=w, act_bits=a, **lsq),
+        qat.QuantRule(path_regex=r"kernel$", weight_bits=w, act_bits=a, **lsq),
     ]
 
 
@@ -194,7 +194,7 @@ class ModuleSet:
 
     partition: ModulePartition
     stages: tuple[BertStage, ...]
-    qmodels: tuple[quant.QuantizedModel, ...]
+    qmodels: tuple[qat.QuantizedModel, ...]
     train_weights: bool = True
 
     def __len__(self) -> int:
@@ -217,7 +217,7 @@ class ModuleSet:
 
     def split_trainable(self, qvars: Mapping[str, Any]) -> tuple[dict, dict]:
         """``(trainable, frozen)``: params (if ``train_weights``) and quant are trained."""
-        keys = ("params", quant.QUANT) if self.train_weights else (quant.QUANT,)
+        keys = ("params", qat.QUANT) if self.train_weights else (qat.QUANT,)
         return {k: qvars[k] for k in keys}, {k: v for k, v in qvars.items() if k not in keys}
 
     def loss(
@@ -249,7 +249,7 @@ def build_modules(
     model: nn.Module,
     float_vars: Mapping[str, Any],
     qat_params: Mapping[str, Any],
-    rules: Sequence[quant.QuantRule],
+    rules: Sequence[qat.QuantRule],
     partition: ModulePartition,
     *,
     train_weights: bool = True,
@@ -259,7 +259,7 @@ def build_modules(
     Args:
       model: the float TinyBert.
       float_vars: its variables ``{"params": ...}``.
-      qat_params: from :func:`~efficient_jax.quant.prepare` on the full model with ``rules``
+      qat_params: from :func:`~efficient_jax.qat.prepare` on the full model with ``rules``
         (calibrated: round-to-nearest PTQ); split per module.
       rules: the quantization rules.
       partition: from :func:`~efficient_jax.ptq.partition_modules`.
@@ -273,7 +273,7 @@ def build_modules(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the head rule matches nothing in the first modules
         for stage, part in zip(stages, fp_parts, strict=True):
-            qmodels.append(quant.quantize_model(stage.apply, {"params": part}, rules))
+            qmodels.append(qat.quantize_model(stage.apply, {"params": part}, rules))
     mods = ModuleSet(partition, tuple(stages), tuple(qmodels), train_weights)
     return mods, [{"params": p} for p in fp_parts], qvars
 

@@ -40,7 +40,7 @@ from jax.sharding import PartitionSpec as P
 
 from efficient_jax.ptq._modules import ModuleSet, ReconConfig, check_calibration, gather
 from efficient_jax.ptq._ring import ring_init, ring_push, ring_sample
-from efficient_jax.ptq._sequential import _as_device, batch_indices
+from efficient_jax.ptq._sequential import as_device, batch_indices
 
 MODULE_AXIS = "module"
 
@@ -124,7 +124,7 @@ def mrem_parallel(
             f"The mesh needs a {MODULE_AXIS!r} axis of size {num} (one device per module); got "
             f"axes {dict(mesh.shape)}."
         )
-    calib = _as_device(calib)
+    calib = as_device(calib)
     split = [mods.split_trainable(q) for q in qvars]
     trainables, frozens = [s[0] for s in split], [s[1] for s in split]
 

@@ -4,7 +4,7 @@ MREM (Bai 2021, thesis Ch. 4, §4.3.1) splits a model with L Transformer layers 
 consecutive layers; the embedding belongs to the first module and the classification head to the
 last. The partition is expressed with the library's rules mechanism: one anchored regex per module,
 matched against ``/``-joined parameter paths, so the same object splits the float parameters, the
-fake-quant ``quant`` leaves and the ``quant_stats`` of a :func:`~efficient_jax.quant.prepare` tree
+fake-quant ``quant`` leaves and the ``quant_stats`` of a :func:`~efficient_jax.qat.prepare` tree
 (all nested by layer path).
 
 Example:

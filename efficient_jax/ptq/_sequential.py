@@ -26,10 +26,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax import quant
+from efficient_jax import qat
 from efficient_jax.ptq._modules import ModuleSet, ReconConfig, check_calibration, gather, mse
-from efficient_jax.quant._intercept import INPUT, intercept_layers, split_variables, tree_get
-from efficient_jax.quant._qlayer import fake_quant_act, fake_quant_weight
+from efficient_jax.qat import (
+    INPUT,
+    fake_quant_act,
+    fake_quant_weight,
+    intercept_layers,
+    split_variables,
+    tree_get,
+)
 
 
 def batch_indices(key: jax.Array, t: Any, n: int, batch_size: int) -> jax.Array:
@@ -37,7 +43,7 @@ def batch_indices(key: jax.Array, t: Any, n: int, batch_size: int) -> jax.Array:
     return jax.random.choice(jax.random.fold_in(key, t), n, (batch_size,), replace=False)
 
 
-def _as_device(calib: Mapping[str, Any]) -> dict[str, jax.Array]:
+def as_device(calib: Mapping[str, Any]) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v) for k, v in calib.items()}
 
 
@@ -88,7 +94,7 @@ def mrem_sequential(
       ValueError: a calibration set smaller than one batch.
     """
     n = check_calibration(calib, cfg.batch_size)
-    calib = _as_device(calib)
+    calib = as_device(calib)
     tx = cfg.optimizer()
     key = jax.random.key(cfg.seed)
     x_fp_all = x_q_all = None
@@ -139,7 +145,7 @@ def mrem_sequential(
 
 
 def layer_outputs(
-    qmodel: quant.QuantizedModel,
+    qmodel: qat.QuantizedModel,
     variables: Mapping[str, Any],
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
@@ -175,7 +181,7 @@ def layer_outputs(
 
 
 def rem(
-    qmodel: quant.QuantizedModel,
+    qmodel: qat.QuantizedModel,
     float_vars: Mapping[str, Any],
     qat_params: Mapping[str, Any],
     calib: Mapping[str, Any],
@@ -187,7 +193,7 @@ def rem(
     """REM: per-matmul reconstruction of the whole model for ``cfg.steps`` steps.
 
     Args:
-      qmodel, qat_params: from :func:`~efficient_jax.quant.prepare` (the RTN starting point).
+      qmodel, qat_params: from :func:`~efficient_jax.qat.prepare` (the RTN starting point).
       float_vars: the float model's variables (targets).
       calib, cfg: as :func:`mrem_sequential` (``cfg.train_weights`` also applies).
       callback: ``callback(step, loss)`` every ``log_every`` steps and at the end.
@@ -196,8 +202,8 @@ def rem(
       ``(qat_params, info)`` with ``info["steps"]`` and ``info["final_loss"]``.
     """
     n = check_calibration(calib, cfg.batch_size)
-    calib = _as_device(calib)
-    keys = ("params", quant.QUANT) if cfg.train_weights else (quant.QUANT,)
+    calib = as_device(calib)
+    keys = ("params", qat.QUANT) if cfg.train_weights else (qat.QUANT,)
     trainable = jax.tree.map(jnp.copy, {k: qat_params[k] for k in keys})  # donated below
     frozen = {k: v for k, v in qat_params.items() if k not in keys}
     tx = cfg.optimizer()

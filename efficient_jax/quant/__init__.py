@@ -1,4 +1,4 @@
-"""Quantization: STE fake quantizers, the ``QArray`` storage type, rules and weight PTQ.
+"""Quantizers: STE fake quantizers by name, the ``QArray`` storage type, and weight-only PTQ.
 
 - Fake quantizers (each a ``jax.custom_vjp`` with a straight-through backward, jittable, with
   learnable values as plain array arguments): :func:`uniform_quantize` (symmetric/asymmetric;
@@ -6,23 +6,21 @@
   :func:`pact_quantize`, :func:`uniform_clip_quantize`, :func:`lsq_quantize`,
   :func:`lsq_plus_quantize`, :func:`twn_quantize`, :func:`ttq_quantize`, :func:`bwn_quantize`,
   :func:`laq_quantize`, :func:`binary_act_quantize`, :func:`ternary_act_quantize`.
-- By name: :data:`QUANTIZERS`, :func:`get_quantizer`, :func:`apply_quantizer`,
-  :func:`init_quantizer_params`; selected per parameter path by :class:`QuantRule`.
+- By name: the registry :data:`QUANTIZERS` of :class:`QuantizerSpec` (filled in
+  ``quant/_registry.py``; :func:`available_quantizers`, :func:`register_quantizer`),
+  :func:`get_quantizer`, :func:`apply_quantizer`, :func:`init_quantizer_params`. A spec states the
+  bit widths its quantizer allows; every bit-width check goes through
+  :meth:`QuantizerSpec.check_bits`.
+- The uniform grid: :func:`qrange`, :func:`encode`, :func:`decode`, :func:`scale_from_range`,
+  :func:`calibrate` / :func:`calibrate_range` (:func:`parse_calibration`).
 - Storage: :class:`QArray` with :func:`quantize` / :func:`dequantize` (exactly the fake-quant
-  values) and :func:`pack` / :func:`unpack` bit-packing.
-- Post-training weight quantization: :func:`quantize_weights` and the ``ptq_w8``/``ptq_w4``
-  compressors.
-- Whole models without touching their code: :func:`quantize_model` / :func:`prepare` (fake-quant
-  QAT variables, calibrated by :func:`calibrate_model`) → :func:`convert` (packed ``QArray``
-  weights and an integer serving forward); rule presets :func:`preset_rules`; the ``ptq_w8a8``,
-  ``ptq_w4a8`` and ``lsq_w4a4_qat`` compressors.
-- BinaryBERT (Bai 2021, ch. 5): ternary weight splitting :func:`tws_split_weight` (corrected
-  Eq. 5.8) and :func:`tws_split_model` → :class:`SplitBinaryModel` (identical outputs),
-  :func:`export_split`; adaptive splitting :func:`sensitivity_scores` + :func:`knapsack` /
-  :func:`select_splits`; the distillation stages (:class:`QuantStudent`,
-  :func:`feature_distill_loss`, :func:`shrink_bert_width`); sharpness
-  :func:`top_hessian_eigenvalue` (power iteration on ``jvp(grad)`` Hessian-vector products);
-  the ``bwn_tws`` compressor (:func:`tws_compressor`).
+  values), :func:`to_qarray` (any grid-valued quantizer's output) and :func:`pack` /
+  :func:`unpack` bit-packing.
+- Post-training weight quantization: :func:`quantize_weights` and
+  :func:`ptq_weights_compressor`.
+
+Whole models (rules, ``prepare``/``convert``, the layer-interception API) are
+:mod:`efficient_jax.qat`; BinaryBERT is :mod:`efficient_jax.binarybert`.
 
 Bad input raises ``ValueError`` naming what is allowed: bit widths a quantizer does not support,
 unknown granularities, calibrations or quantizer names, integer dtypes, and NaN/inf values. The
@@ -30,77 +28,31 @@ NaN/inf check runs only on concrete arrays (eager calls, or constants closed ove
 function); under ``jit``/``grad`` a traced NaN input is not checked and propagates to the output.
 """
 
-from efficient_jax.quant._binarybert_adaptive import (
-    PARTS,
-    bert_module_group,
-    brute_force_knapsack,
-    knapsack,
-    select_splits,
-    sensitivity_scores,
-)
-from efficient_jax.quant._binarybert_compressor import tws_compressor
-from efficient_jax.quant._binarybert_distill import (
-    QuantStudent,
-    feature_distill_loss,
-    shrink_bert_width,
-    split_trainable,
-)
-from efficient_jax.quant._binarybert_model import (
-    SPLIT,
-    SplitBinaryModel,
-    binary_rule,
-    binary_rules,
-    export_split,
-    ternary_layers,
-    tws_split_model,
-)
-from efficient_jax.quant._binarybert_sharpness import (
-    group_params,
-    hvp,
-    perturbation_curve,
-    top_hessian_eigenvalue,
-)
-from efficient_jax.quant._binarybert_tws import (
-    binary_reference,
-    ternary_reference,
-    tws_coefficients,
-    tws_split_weight,
-)
+import importlib as _importlib
+import warnings as _warnings
+
 from efficient_jax.quant._calibration import CALIBRATIONS, Calibration, parse_calibration
-from efficient_jax.quant._common import EPS, GRANULARITIES
-from efficient_jax.quant._convert import (
-    ServingModel,
-    convert,
-    ptq_compressor,
-    quantized_weight_bytes,
-    weight_to_qarray,
-)
-from efficient_jax.quant._intercept import QUANT, STATS
-from efficient_jax.quant._laq import laq_quantize
-from efficient_jax.quant._learned import (
-    init_lsq_plus,
-    init_lsq_step,
+from efficient_jax.quant._clip import (
     init_pact_alpha,
     init_uniform_clip,
-    lsq_plus_quantize,
-    lsq_quantize,
     pact_quantize,
     uniform_clip_quantize,
 )
-from efficient_jax.quant._model import QuantizedModel, prepare, quantize_model
-from efficient_jax.quant._model import calibrate as calibrate_model
+from efficient_jax.quant._common import EPS, GRANULARITIES, check_bits
+from efficient_jax.quant._grid import decode, encode, qrange, scale_from_range
+from efficient_jax.quant._laq import laq_quantize
+from efficient_jax.quant._lsq import init_lsq_plus, init_lsq_step, lsq_plus_quantize, lsq_quantize
 from efficient_jax.quant._packing import pack, packed_size, unpack
-from efficient_jax.quant._presets import PRESETS, preset_rules
 from efficient_jax.quant._qarray import QArray, dequantize, quantize
-from efficient_jax.quant._qat_compressor import qat_compressor
 from efficient_jax.quant._registry import (
     QUANTIZERS,
-    QuantizerSpec,
     apply_quantizer,
+    available_quantizers,
     get_quantizer,
     init_quantizer_params,
+    register_quantizer,
 )
-from efficient_jax.quant._rules import QuantRule
+from efficient_jax.quant._spec import QuantizerSpec
 from efficient_jax.quant._ternary_binary import (
     binary_act_quantize,
     bwn_quantize,
@@ -109,7 +61,13 @@ from efficient_jax.quant._ternary_binary import (
     ttq_quantize,
     twn_quantize,
 )
-from efficient_jax.quant._uniform import calibrate, dorefa_quantize, uniform_quantize
+from efficient_jax.quant._to_qarray import to_qarray
+from efficient_jax.quant._uniform import (
+    calibrate,
+    calibrate_range,
+    dorefa_quantize,
+    uniform_quantize,
+)
 from efficient_jax.quant._weight_ptq import (
     fake_quantize_per_channel,
     ptq_weights_compressor,
@@ -117,6 +75,74 @@ from efficient_jax.quant._weight_ptq import (
 )
 
 __all__ = [
+    "CALIBRATIONS",
+    "EPS",
+    "GRANULARITIES",
+    "QUANTIZERS",
+    "Calibration",
+    "QArray",
+    "QuantizerSpec",
+    "apply_quantizer",
+    "available_quantizers",
+    "binary_act_quantize",
+    "bwn_quantize",
+    "calibrate",
+    "calibrate_range",
+    "check_bits",
+    "decode",
+    "dequantize",
+    "dorefa_quantize",
+    "encode",
+    "fake_quantize_per_channel",
+    "get_quantizer",
+    "init_lsq_plus",
+    "init_lsq_step",
+    "init_pact_alpha",
+    "init_quantizer_params",
+    "init_ttq",
+    "init_uniform_clip",
+    "laq_quantize",
+    "lsq_plus_quantize",
+    "lsq_quantize",
+    "pack",
+    "packed_size",
+    "pact_quantize",
+    "parse_calibration",
+    "ptq_weights_compressor",
+    "qrange",
+    "quantize",
+    "quantize_weights",
+    "register_quantizer",
+    "scale_from_range",
+    "ternary_act_quantize",
+    "to_qarray",
+    "ttq_quantize",
+    "twn_quantize",
+    "unpack",
+    "uniform_clip_quantize",
+    "uniform_quantize",
+]
+
+# Transition only (not API): names that moved to efficient_jax.qat / efficient_jax.binarybert
+# still resolve here, with a DeprecationWarning, until their last callers are updated.
+_MOVED_TO_QAT = {
+    "PRESETS": "PRESETS",
+    "QUANT": "QUANT",
+    "STATS": "STATS",
+    "QuantRule": "QuantRule",
+    "QuantizedModel": "QuantizedModel",
+    "ServingModel": "ServingModel",
+    "calibrate_model": "calibrate",
+    "convert": "convert",
+    "prepare": "prepare",
+    "preset_rules": "preset_rules",
+    "ptq_compressor": "ptq_compressor",
+    "qat_compressor": "qat_compressor",
+    "quantize_model": "quantize_model",
+    "quantized_weight_bytes": "quantized_weight_bytes",
+    "weight_to_qarray": "weight_to_qarray",
+}
+_MOVED_TO_BINARYBERT = (
     "PARTS",
     "SPLIT",
     "QuantStudent",
@@ -143,56 +169,19 @@ __all__ = [
     "tws_compressor",
     "tws_split_model",
     "tws_split_weight",
-    "CALIBRATIONS",
-    "PRESETS",
-    "QUANT",
-    "STATS",
-    "QuantizedModel",
-    "ServingModel",
-    "calibrate_model",
-    "convert",
-    "prepare",
-    "preset_rules",
-    "ptq_compressor",
-    "qat_compressor",
-    "quantize_model",
-    "quantized_weight_bytes",
-    "weight_to_qarray",
-    "Calibration",
-    "EPS",
-    "GRANULARITIES",
-    "QArray",
-    "QUANTIZERS",
-    "QuantRule",
-    "QuantizerSpec",
-    "apply_quantizer",
-    "binary_act_quantize",
-    "bwn_quantize",
-    "calibrate",
-    "dequantize",
-    "dorefa_quantize",
-    "fake_quantize_per_channel",
-    "get_quantizer",
-    "init_lsq_plus",
-    "init_lsq_step",
-    "init_pact_alpha",
-    "init_quantizer_params",
-    "init_ttq",
-    "init_uniform_clip",
-    "laq_quantize",
-    "lsq_plus_quantize",
-    "lsq_quantize",
-    "pack",
-    "packed_size",
-    "pact_quantize",
-    "parse_calibration",
-    "ptq_weights_compressor",
-    "quantize",
-    "quantize_weights",
-    "ternary_act_quantize",
-    "ttq_quantize",
-    "twn_quantize",
-    "unpack",
-    "uniform_clip_quantize",
-    "uniform_quantize",
-]
+)
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_QAT:
+        package, new = "efficient_jax.qat", _MOVED_TO_QAT[name]
+    elif name in _MOVED_TO_BINARYBERT:
+        package, new = "efficient_jax.binarybert", name
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    _warnings.warn(
+        f"efficient_jax.quant.{name} moved to {package}.{new}; import it from there.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(package), new)

@@ -71,7 +71,7 @@ def parse_calibration(spec: str | Calibration) -> Calibration:
     return Calibration(method)
 
 
-def calibrate_range(
+def view_range(
     xv: jax.Array, layout: Layout, bits: int, symmetric: bool, calibration: Calibration
 ) -> tuple[jax.Array, jax.Array]:
     """The range ``(lo, hi)`` of each scale group of the view ``xv`` (keepdims shapes).

@@ -26,7 +26,12 @@ from efficient_jax.quant._common import nonzero_or_one
 
 
 def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
-    """The code range ``(qmin, qmax)`` of a ``bits``-bit grid."""
+    """The code range ``(qmin, qmax)`` of a ``bits``-bit grid.
+
+    Example:
+        >>> qrange(4, symmetric=True), qrange(4, symmetric=False), qrange(1, symmetric=True)
+        ((-8, 7), (0, 15), (-1, 0))
+    """
     if not symmetric:
         return 0, 2**bits - 1
     if bits == 1:
@@ -50,7 +55,13 @@ def encode(
 
 
 def decode(codes: jax.Array, scale: jax.Array, zero_point: jax.Array | None) -> jax.Array:
-    """Grid values ``(codes - zero_point) * scale``."""
+    """Grid values ``(codes - zero_point) * scale``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> decode(jnp.array([0.0, 3.0]), 0.5, jnp.array(1.0)).tolist()
+        [-0.5, 1.0]
+    """
     if zero_point is not None:
         codes = codes - zero_point
     return codes * scale
@@ -65,6 +76,12 @@ def scale_from_range(
     1 bit: ``s = 2 amax``, ``z = -1/2``); asymmetric grids map ``lo → 0`` and ``hi → 2^b - 1``.
     A zero-width range (all-zero or constant input) gets ``s = 1``: constant tensors are then
     reconstructed exactly and nothing divides by zero.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> scale, zp = scale_from_range(jnp.array(-1.0), jnp.array(2.0), 8, symmetric=True)
+        >>> round(float(scale), 6), zp
+        (0.015748, None)
     """
     qmin, qmax = qrange(bits, symmetric)
     if symmetric:

@@ -28,12 +28,13 @@ import jax
 import jax.numpy as jnp
 
 from efficient_jax.quant._common import (
-    check_bits,
+    GRANULARITIES,
     check_input,
     compute_dtype,
     make_layout,
     safe_div,
 )
+from efficient_jax.quant._spec import LAYOUT_OPTIONS, QuantizerSpec, no_params
 
 
 def _alpha(w, b, d, axes):
@@ -108,7 +109,7 @@ def laq_quantize(
       Hou et al. 2017/2018, "Loss-aware binarization / weight quantization"; Bai 2021 §2.1.2;
       BinaryBERT ``utils_quant.LaqQuantizer`` [ext].
     """
-    bits = check_bits(bits, name="laq_quantize")
+    bits = LAQ.check_bits(bits, name="laq_quantize")
     w = check_input(w, "laq_quantize")
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
         raise ValueError(f"laq_quantize: iters must be a non-negative int; got {iters!r}.")
@@ -125,3 +126,17 @@ def laq_quantize(
         layout.view(w.astype(cdt)), jax.lax.stop_gradient(d), bits, layout.reduce_axes, iters
     )
     return layout.unview(out).astype(w.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry entry (registered in quant/_registry.py)
+
+LAQ = QuantizerSpec(
+    name="laq",
+    apply=lambda x, p, *, bits, **o: laq_quantize(x, bits, **o),
+    init=no_params,
+    kind="weight",
+    options=(*LAYOUT_OPTIONS, "v", "eps", "iters"),
+    granularities=GRANULARITIES,
+    reference="Hou et al. 2018; BinaryBERT LaqQuantizer [ext]",
+)

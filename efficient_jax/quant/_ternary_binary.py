@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from efficient_jax.quant._common import (
+    GRANULARITIES,
     check_broadcastable,
     check_input,
     compute_dtype,
@@ -34,6 +35,7 @@ from efficient_jax.quant._common import (
     safe_div,
     sum_to_shape,
 )
+from efficient_jax.quant._spec import LAYOUT_OPTIONS, QuantizerSpec, no_params
 
 
 def _identity_bwd(static, res, g):
@@ -272,3 +274,55 @@ def ternary_act_quantize(x: jax.typing.ArrayLike, *, threshold: float = 0.5) -> 
     threshold = _check_threshold(threshold, "ternary_act_quantize")
     x = check_input(x, "ternary_act_quantize")
     return _ternary_act_jit(x, threshold)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry entries (registered in quant/_registry.py)
+
+TWN = QuantizerSpec(
+    name="twn",
+    apply=lambda x, p, *, bits, **o: twn_quantize(x, **o),
+    init=no_params,
+    bits=(2,),
+    kind="weight",
+    options=LAYOUT_OPTIONS,
+    granularities=GRANULARITIES,
+    reference="Li et al. 2016; Bai 2021 Eqs. 2.6/5.1; BinaryBERT TwnQuantizer [ext]",
+)
+TTQ = QuantizerSpec(
+    name="ttq",
+    apply=lambda x, p, *, bits, **o: ttq_quantize(x, p["wp"], p["wn"], **o),
+    init=lambda x, *, bits, **o: init_ttq(x, **o),
+    learned=("wp", "wn"),
+    bits=(2,),
+    kind="weight",
+    options=("threshold",),
+    reference="Zhu et al. 2017 (TTQ)",
+)
+BWN = QuantizerSpec(
+    name="bwn",
+    apply=lambda x, p, *, bits, **o: bwn_quantize(x, **o),
+    init=no_params,
+    bits=(1,),
+    kind="weight",
+    options=LAYOUT_OPTIONS,
+    granularities=GRANULARITIES,
+    reference="Rastegari et al. 2016; Bai 2021 Eqs. 2.7-2.9/5.2",
+)
+BINARY_ACT = QuantizerSpec(
+    name="binary_act",
+    apply=lambda x, p, *, bits: binary_act_quantize(x),
+    init=no_params,
+    bits=(1,),
+    kind="activation",
+    reference="Hubara et al. 2016 (sign with the |x| <= 1 STE)",
+)
+TERNARY_ACT = QuantizerSpec(
+    name="ternary_act",
+    apply=lambda x, p, *, bits, **o: ternary_act_quantize(x, **o),
+    init=no_params,
+    bits=(2,),
+    kind="activation",
+    options=("threshold",),
+    reference="[ext] ternary sign activation",
+)

@@ -18,10 +18,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from efficient_jax.quant._calibration import Calibration, calibrate_range, parse_calibration
+from efficient_jax.quant._calibration import Calibration, parse_calibration, view_range
 from efficient_jax.quant._common import (
+    GRANULARITIES,
     Layout,
-    check_bits,
     check_broadcastable,
     check_input,
     compute_dtype,
@@ -29,6 +29,7 @@ from efficient_jax.quant._common import (
     nonzero_or_one,
 )
 from efficient_jax.quant._grid import decode, encode, grid_range, qrange, scale_from_range
+from efficient_jax.quant._spec import LAYOUT_OPTIONS, QuantizerSpec, no_params
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
@@ -72,7 +73,7 @@ def uniform_config(
     name: str,
 ) -> tuple[jax.Array, UniformConfig]:
     """Validates eagerly (bits, dtype, concrete NaN/inf, granularity, calibration)."""
-    bits = check_bits(bits, name=name)
+    bits = UNIFORM.check_bits(bits, name=name)
     x = check_input(x, name)
     layout = make_layout(x.shape, granularity, axis, group_size)
     return x, UniformConfig(bits, bool(symmetric), layout, parse_calibration(calibration))
@@ -88,7 +89,7 @@ def calibrated(
         if zero_point is not None:
             raise ValueError(f"{name}: zero_point is only accepted together with scale.")
         xs = jax.lax.stop_gradient(xv)
-        lo, hi = calibrate_range(xs, layout, bits, symmetric, cfg.calibration)
+        lo, hi = view_range(xs, layout, bits, symmetric, cfg.calibration)
         scale, zero_point = scale_from_range(lo, hi, bits, symmetric)
         return xv, scale, zero_point, lo, hi
     scale = jnp.asarray(scale, xv.dtype)
@@ -214,6 +215,43 @@ def calibrate(
     return _calibrate_impl(x, cfg)
 
 
+def calibrate_range(
+    x: jax.typing.ArrayLike,
+    bits: int,
+    *,
+    symmetric: bool = True,
+    granularity: str = "per_tensor",
+    axis: int | tuple[int, ...] = -1,
+    group_size: int | None = None,
+    calibration: str | Calibration = "minmax",
+) -> tuple[jax.Array, jax.Array]:
+    """The calibrated range ``(lo, hi)`` behind :func:`calibrate`'s scale (same arguments).
+
+    Symmetric ranges are ``(-amax, amax)``. Shapes are ``keepdims`` shapes of the grouped view, as
+    in :func:`calibrate`. Not jitted: it runs inside the caller's trace (e.g. a model-level
+    calibration forward); :func:`scale_from_range` turns the range into ``(scale, zero_point)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x = jnp.array([-1.0, 0.5, 2.0])
+        >>> lo, hi = calibrate_range(x, 8, symmetric=False)
+        >>> lo.tolist(), hi.tolist()
+        ([-1.0], [2.0])
+    """
+    x, cfg = uniform_config(
+        x,
+        bits,
+        symmetric=symmetric,
+        granularity=granularity,
+        axis=axis,
+        group_size=group_size,
+        calibration=calibration,
+        name="calibrate_range",
+    )
+    xv = cfg.layout.view(x.astype(compute_dtype(x.dtype)))
+    return view_range(xv, cfg.layout, cfg.bits, cfg.symmetric, cfg.calibration)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _dorefa(w, bits):
     t = jnp.tanh(w)
@@ -253,7 +291,7 @@ def dorefa_quantize(w: jax.typing.ArrayLike, bits: int) -> jax.Array:
     References:
       Zhou et al. 2016, "DoReFa-Net", Eq. 9; Bai 2021, Eq. 2.5.
     """
-    bits = check_bits(bits, name="dorefa_quantize")
+    bits = DOREFA.check_bits(bits, name="dorefa_quantize")
     w = check_input(w, "dorefa_quantize")
     return _dorefa_impl(w, bits)
 
@@ -261,3 +299,23 @@ def dorefa_quantize(w: jax.typing.ArrayLike, bits: int) -> jax.Array:
 @functools.partial(jax.jit, static_argnums=(1,))
 def _dorefa_impl(w, bits):
     return _dorefa(w.astype(compute_dtype(w.dtype)), bits).astype(w.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry entries (registered in quant/_registry.py)
+
+UNIFORM = QuantizerSpec(
+    name="uniform",
+    apply=lambda x, p, *, bits, **o: uniform_quantize(x, bits, **o),
+    init=no_params,
+    options=("symmetric", *LAYOUT_OPTIONS, "calibration"),
+    granularities=GRANULARITIES,
+    reference="Bai 2021 Eq. 2.4; min-max/percentile/MSE calibration",
+)
+DOREFA = QuantizerSpec(
+    name="dorefa",
+    apply=lambda x, p, *, bits: dorefa_quantize(x, bits),
+    init=no_params,
+    kind="weight",
+    reference="Zhou et al. 2016; Bai 2021 Eq. 2.5",
+)

@@ -24,9 +24,8 @@ import numpy as np
 
 from efficient_jax import cost
 from efficient_jax.core import CompressionResult, match_rules
-from efficient_jax.quant._common import check_bits
 from efficient_jax.quant._qarray import dequantize, quantize
-from efficient_jax.quant._uniform import uniform_quantize
+from efficient_jax.quant._uniform import UNIFORM, uniform_quantize
 from efficient_jax.types import Params
 
 DEFAULT_RULES: tuple[tuple[str, bool], ...] = ((r"(kernel|embedding)$", True),)
@@ -55,7 +54,7 @@ def quantize_weights(
     Raises:
       ValueError: if ``bits`` is outside 1..8 or a weight contains NaN/inf.
     """
-    check_bits(bits)
+    UNIFORM.check_bits(bits, name="quantize_weights")
     selected = match_rules(params, rules, name="quantization rule")
     total = 0
 
@@ -74,7 +73,7 @@ def quantize_weights(
 
 def ptq_weights_compressor(bits: int):
     """A registered-compressor function quantizing the weights of ``variables["params"]``."""
-    check_bits(bits)
+    UNIFORM.check_bits(bits, name="ptq_weights_compressor")
 
     def compress(variables, *, apply_fn=None, calib_batch=None) -> CompressionResult:
         del apply_fn, calib_batch

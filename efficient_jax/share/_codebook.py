@@ -1,11 +1,21 @@
-"""Row-wise reshaping of conv kernels and the ``Codebook(indices, centroids)`` pytree.
+"""Layouts of a kernel as k-means points, and the ``Codebook(indices, centroids)`` pytree.
 
 Deep k-Means (Wu et al., ICML 2018) cuts an ``s × s`` conv kernel into length-``s`` *rows* and
 shares them through a codebook of ``K`` centroids. For a Flax HWIO kernel ``(kh, kw, cin, cout)``
 one row is ``kernel[i, :, ci, co]`` (the ``kw`` taps), so there are ``N = kh·cin·cout`` rows. Two
 alternatives from the thesis: ``"filter"`` (each 2-D ``kh × kw`` slice is one point of length
 ``kh·kw``, ``cin·cout`` points) and ``"kernel"`` (each output filter ``kh·kw·cin`` is one point,
-``cout`` points).
+``cout`` points). These three *row layouts* need 4-D conv kernels.
+
+``"scalar"`` is the per-weight layout of TFMOT's ``cluster_weights`` (and of Deep Compression,
+Han et al. 2016): every weight is one point (``s = 1``, ``N`` = the kernel's size), so ``K``
+clusters leave at most ``K`` distinct values per layer. It accepts a kernel of any shape (conv
+and dense alike) and stores ``N·⌈log2 K⌉`` index bits plus ``K`` float centroids. Which to use:
+without re-training, scalar sharing (16 clusters per layer, linear init) keeps the pretrained
+ResNet-20 within about 2 pt of float while 16 shared rows per layer drop it to ~16% top-1
+(``launch/eval_kmeans_layouts.py``); a row codebook approximates ``N`` rows by ``K`` points of
+``R^s``, far coarser at the same K, and is the thesis' method, meant to be combined with the Deep
+k-Means re-training (it compresses more: ``N`` indices instead of ``N·s``).
 
 Reconstruction invariant: ``codebook.expand() == kernel_from_rows(centroids[indices], shape,
 layout)`` exactly, and ``kernel_from_rows(rows_from_kernel(w, layout), w.shape, layout) == w``.
@@ -19,15 +29,21 @@ Example:
     >>> cb = Codebook.share(w, 16, key=jax.random.key(1))
     >>> cb.expand().shape, jnp.unique(rows_from_kernel(cb.expand()), axis=0).shape[0]
     ((3, 3, 4, 8), 16)
+    >>> dense = jax.random.normal(jax.random.key(2), (64, 10))
+    >>> cb = Codebook.share(dense, 16, key=jax.random.key(1), layout="scalar")
+    >>> cb.indices.shape, cb.centroids.shape, jnp.unique(cb.expand()).size
+    ((640,), (16, 1), 16)
 
 References:
     Wu, Wang, Gong & Wang, "Deep k-Means: Re-Training and Parameter Sharing with Harder Cluster
-    Assignments for Compressing Deep Convolutions", ICML 2018, §3.1.
+    Assignments for Compressing Deep Convolutions", ICML 2018, §3.1. Han, Mao & Dally, "Deep
+    Compression", ICLR 2016; TFMOT ``tfmot.clustering.keras.cluster_weights``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -35,24 +51,45 @@ import jax.numpy as jnp
 
 from efficient_jax.share._kmeans import kmeans
 
-LAYOUTS = ("row", "filter", "kernel")
+LAYOUTS = ("row", "filter", "kernel", "scalar")
+ROW_LAYOUTS = ("row", "filter", "kernel")  # the layouts that need a 4-D HWIO conv kernel
+
+
+def check_layout(layout: str) -> None:
+    """Raises ValueError for a ``layout`` not in :data:`LAYOUTS`."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"Unknown sharing layout {layout!r}; allowed: {', '.join(LAYOUTS)}.")
 
 
 def _check_kernel(kernel: Any, layout: str, name: str = "kernel") -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"Unknown row layout {layout!r}; allowed: {', '.join(LAYOUTS)}.")
-    if len(kernel.shape) != 4:
+    check_layout(layout)
+    shape = tuple(kernel.shape)
+    if layout == "scalar":
+        if not shape or math.prod(shape) == 0:
+            raise ValueError(
+                f"{name} must have at least one dimension and one weight for scalar sharing; "
+                f"got shape {shape}."
+            )
+        return
+    if len(shape) != 4:
         raise ValueError(
-            f"{name} must be a 4-D HWIO conv kernel (kh, kw, cin, cout) for row-wise sharing; got "
-            f"shape {tuple(kernel.shape)}. Select only conv kernels (e.g. rules "
-            "[(r'conv.*kernel$', K)]); dense layers are not shared by Deep k-Means."
+            f"{name} of shape {shape} is not a 4-D HWIO conv kernel (kh, kw, cin, cout), which "
+            f"the {layout!r} layout needs. Select only conv kernels with a narrower rule "
+            "(e.g. [(r'conv.*kernel$', K)]) or use layout='scalar' (every weight is one point; "
+            "any kernel shape)."
         )
 
 
 def rows_from_kernel(kernel: jax.typing.ArrayLike, layout: str = "row") -> jax.Array:
-    """``(N, s)`` points of an HWIO kernel: ``"row"`` (s = kw), ``"filter"`` or ``"kernel"``."""
+    """``(N, s)`` points of a kernel in ``layout`` (see the module docstring).
+
+    ``"row"`` (s = kw), ``"filter"`` and ``"kernel"`` need a 4-D HWIO kernel; ``"scalar"`` takes
+    any shape and gives ``(size, 1)``.
+    """
     kernel = jnp.asarray(kernel)
     _check_kernel(kernel, layout)
+    if layout == "scalar":
+        return kernel.reshape(-1, 1)
     kh, kw, cin, cout = kernel.shape
     if layout == "row":
         return jnp.transpose(kernel, (0, 2, 3, 1)).reshape(-1, kw)
@@ -67,6 +104,8 @@ def kernel_from_rows(
     """Inverse of :func:`rows_from_kernel`."""
     rows = jnp.asarray(rows)
     _check_kernel(jax.ShapeDtypeStruct(tuple(shape), rows.dtype), layout, "shape")
+    if layout == "scalar":
+        return rows.reshape(shape)
     kh, kw, cin, cout = shape
     if layout == "row":
         return rows.reshape(kh, cin, cout, kw).transpose(0, 3, 1, 2)
@@ -78,6 +117,8 @@ def kernel_from_rows(
 def num_rows(shape: tuple[int, ...], layout: str = "row") -> tuple[int, int]:
     """``(N, s)``: number and length of the points of a kernel of ``shape``."""
     _check_kernel(jax.ShapeDtypeStruct(tuple(shape), jnp.float32), layout, "shape")
+    if layout == "scalar":
+        return math.prod(shape), 1
     kh, kw, cin, cout = shape
     return {"row": (kh * cin * cout, kw), "filter": (cin * cout, kh * kw)}.get(
         layout, (cout, kh * kw * cin)
@@ -93,7 +134,7 @@ class Codebook:
       indices: ``(N,)`` int32 centroid index of every row.
       centroids: ``(K, s)`` float centroids (the codebook).
       shape: static shape of the original kernel.
-      layout: static row layout (``"row"``, ``"filter"`` or ``"kernel"``).
+      layout: static layout (``"row"``, ``"filter"``, ``"kernel"`` or ``"scalar"``).
     """
 
     indices: jax.Array
@@ -127,20 +168,21 @@ class Codebook:
         tol: float = 1e-4,
         zero_fraction: float = 0.0,
     ) -> Codebook:
-        """k-means of the rows of ``kernel`` into ``k`` shared centroids.
+        """k-means of the rows (or, ``layout="scalar"``, the weights) of ``kernel``.
 
         Args:
-          kernel: HWIO conv kernel.
+          kernel: HWIO conv kernel (row layouts) or a kernel of any shape (``"scalar"``).
           k: clusters, ``1 <= k <= N``.
           key: PRNG key of the initialisation.
-          layout: row layout (see the module docstring).
+          layout: ``"row"`` (default), ``"filter"``, ``"kernel"`` or ``"scalar"`` (see the
+            module docstring).
           init, max_iter, tol: passed to :func:`kmeans`.
           zero_fraction: the sparsity-promoting variant: the ``⌊p·N⌋`` rows of smallest norm
             form cluster 0 with an all-zero centroid, the others are clustered into ``k − 1``.
 
         Raises:
-          ValueError: for a non-conv kernel, ``k`` outside ``1..N``, NaN weights, or
-            ``zero_fraction`` outside ``[0, 1)``.
+          ValueError: for an unknown layout, a non-conv kernel under a row layout, ``k``
+            outside ``1..N``, NaN weights, or ``zero_fraction`` outside ``[0, 1)``.
         """
         rows = rows_from_kernel(kernel, layout)
         idx, cent = cluster_rows(

@@ -31,7 +31,7 @@ from efficient_jax.share._deep_kmeans import (
     share_params,
     unique_weights,
 )
-from efficient_jax.train import model_inputs
+from efficient_jax.train import finetune, model_inputs
 from efficient_jax.types import ApplyFn, Batch, Params
 
 
@@ -65,23 +65,9 @@ def deep_kmeans_finetune(
         update_every=update_every,
         layout=layout,
     )
-    others = {k: v for k, v in variables.items() if k != "params"}
-    args, kwargs = model_inputs(batch)
-
-    def loss_fn(params):
-        logits = apply_fn({"params": params, **others}, *args, train=False, **kwargs)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
-
-    @jax.jit
-    def run(params, opt):
-        def body(_, carry):
-            params, opt = carry
-            updates, opt = tx.update(jax.grad(loss_fn)(params), opt, params)
-            return optax.apply_updates(params, updates), opt
-
-        return jax.lax.fori_loop(0, steps, body, (params, opt))[0]
-
-    return run(variables["params"], tx.init(variables["params"]))
+    # The k-means init (random, iterative) runs eagerly, outside the compiled loop.
+    opt_state = tx.init(variables["params"])
+    return finetune(apply_fn, variables, batch, tx=tx, steps=steps, opt_state=opt_state)["params"]
 
 
 def deep_kmeans_compressor(

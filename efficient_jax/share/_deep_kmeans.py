@@ -21,6 +21,10 @@ gradients *before* the inner optimizer (the same as adding it to the loss). Afte
 :func:`share_params` runs k-means once per layer and replaces the kernels by :class:`Codebook` s;
 "WR" (without re-training) is :func:`share_params` applied to the original weights.
 
+Layouts (see :mod:`efficient_jax.share._codebook`): ``"row"`` (the thesis; also ``"filter"``,
+``"kernel"``) for 4-D conv kernels, ``"scalar"`` (per-weight, TFMOT ``cluster_weights``) for
+kernels of any shape. Every function here takes ``layout=``.
+
 Example:
     >>> import jax, jax.numpy as jnp, optax
     >>> params = {"conv": {"kernel": jax.random.normal(jax.random.key(0), (3, 3, 4, 8))}}
@@ -40,118 +44,31 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax.core import match_rules, path_strings
+from efficient_jax.core import path_strings
+from efficient_jax.share._clusters import (  # noqa: F401 (Clusters etc.: used by _compressors)
+    Clusters,
+    clusters_for_ratio,
+    layer_ratio,
+    resolve_clusters,
+)
 from efficient_jax.share._codebook import (
     Codebook,
+    check_layout,
     cluster_rows,
     kernel_from_rows,
     num_rows,
     rows_from_kernel,
 )
-from efficient_jax.share._coding import fixed_index_bits
 from efficient_jax.share._kmeans import kmeans_batched, lloyd
 from efficient_jax.types import Params, PyTree
 
 MODES = ("hard_kmeans", "spectral_svd")
-# Clusters: a rule list [(regex, K | cluster_rate | None), ...] (first match wins) or {path: K}.
-Clusters = Sequence[tuple[str, Any]] | Mapping[str, int]
-_is_none = lambda x: x is None  # noqa: E731
-
-
-def resolve_clusters(params: Params, clusters: Clusters, layout: str = "row") -> dict[str, int]:
-    """``{leaf path: K}`` for the leaves to share.
-
-    Rule values: an int ``K >= 1``, a float cluster rate ``K/N`` in ``(0, 1]`` or ``None`` (not
-    shared). A dict maps paths to K directly.
-
-    Raises:
-      ValueError: if a selected leaf is not a 4-D conv kernel, K is outside ``1..N``, a dict
-        names a path that does not exist, or nothing is selected.
-    """
-    leaves = dict(zip(path_strings(params), jax.tree.leaves(params), strict=True))
-    if isinstance(clusters, Mapping):
-        chosen = dict(clusters)
-        for p in chosen:
-            if p not in leaves:
-                raise ValueError(f"Unknown parameter path {p!r}; known: {sorted(leaves)}.")
-    else:
-        matched = jax.tree.leaves(
-            match_rules(params, list(clusters), name="cluster rule"), is_leaf=_is_none
-        )
-        chosen = {p: v for p, v in zip(leaves, matched, strict=True) if v is not None}
-    if not chosen:
-        raise ValueError(f"No parameter is selected for sharing by {clusters!r}.")
-    out = {}
-    for path, value in chosen.items():
-        shape = tuple(leaves[path].shape)
-        try:
-            n, _ = num_rows(shape, layout)
-        except ValueError as e:
-            raise ValueError(f"Parameter {path!r}: {e}") from None
-        if isinstance(value, float):
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f"{path!r}: cluster rate must be in (0, 1]; got {value}.")
-            k = max(1, round(value * n))
-        else:
-            k = value
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
-            raise ValueError(
-                f"{path!r}: K must be an int in 1..N = {n} (its number of rows); got {value!r}."
-            )
-        jnp_leaf = leaves[path]
-        if not isinstance(jnp_leaf, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(jnp_leaf))):
-            raise ValueError(f"{path!r} contains NaN or inf weights; cannot share it.")
-        out[path] = k
-    return out
-
-
-def layer_ratio(n: int, s: int, k: int, weight_bits: int = 32) -> float:
-    """Per-layer CR with fixed-length indices: ``N·s·b / (K·s·b + N·⌈log2 K⌉)``."""
-    return n * s * weight_bits / (k * s * weight_bits + n * fixed_index_bits(k))
-
-
-def clusters_for_ratio(
-    params: Params,
-    target: float,
-    *,
-    layout: str = "row",
-    first_layer_target: float | None = None,
-    rules: Sequence[tuple[str, Any]] = ((r".*", True),),
-) -> dict[str, int]:
-    """The largest K per conv kernel whose fixed-index layer CR is at least ``target``.
-
-    Every 4-D kernel matched by ``rules`` is shared at the same layer CR ("uniform parameter
-    sharing") except the first one, whose cluster rate is higher: its target is
-    ``first_layer_target`` (default ``min(target, 2)``; the first layer is tiny and sensitive).
-
-    Raises:
-      ValueError: if ``target <= 1`` or a layer cannot reach its target even with K = 1.
-    """
-    if not target > 1:
-        raise ValueError(f"target compression ratio must be > 1; got {target}.")
-    selected = jax.tree.leaves(match_rules(params, list(rules)), is_leaf=_is_none)
-    out: dict[str, int] = {}
-    for path, leaf, sel in zip(
-        path_strings(params), jax.tree.leaves(params), selected, strict=True
-    ):
-        if not sel or getattr(leaf, "ndim", 0) != 4:
-            continue
-        goal = target if out else (first_layer_target or min(target, 2.0))
-        n, s = num_rows(tuple(leaf.shape), layout)
-        ks = [k for k in range(1, n + 1) if layer_ratio(n, s, k) >= goal]
-        if not ks:
-            raise ValueError(f"{path!r}: CR {goal} is unreachable (N={n} rows of {s}).")
-        out[path] = max(ks)
-    if not out:
-        raise ValueError("No 4-D conv kernel found to share.")
-    return out
 
 
 # ----------------------------------------------------------------------------- penalties
@@ -234,7 +151,8 @@ def deep_kmeans(
       strength: λ (thesis default 1e-4; "1e-4 to 1e-3 work almost equally well").
       mode: ``"hard_kmeans"`` or ``"spectral_svd"`` (see the module docstring).
       update_every: steps between lazy updates of F (the thesis: 5 epochs).
-      layout: ``"row"`` (default), ``"filter"`` or ``"kernel"``.
+      layout: ``"row"`` (default), ``"filter"``, ``"kernel"`` or ``"scalar"`` (per-weight; the
+        penalty then pulls every weight towards its cluster's mean).
       zero_fraction: sparsity-promoting variant: the ``⌊p·N⌋`` smallest-norm rows are pulled to 0.
       kmeans_iters: Lloyd iterations of each lazy update (warm-started from the last centroids).
 
@@ -242,6 +160,7 @@ def deep_kmeans(
       ValueError: for an unknown mode, ``strength < 0``, ``update_every < 1`` or bad clusters
         (checked at ``init``).
     """
+    check_layout(layout)
     if mode not in MODES:
         raise ValueError(f"Unknown Deep k-Means mode {mode!r}; allowed: {', '.join(MODES)}.")
     if strength < 0 or update_every < 1:
@@ -376,7 +295,11 @@ def share_params(
     zero_fraction: float = 0.0,
     batched: bool = False,
 ) -> PyTree:
-    """Replaces each selected kernel by a :class:`Codebook` (k-means of its rows).
+    """Replaces each selected kernel by a :class:`Codebook` (k-means of its rows or weights).
+
+    ``layout="row"`` (default; also ``"filter"``, ``"kernel"``) clusters the rows of 4-D conv
+    kernels (Deep k-Means); ``layout="scalar"`` clusters every weight of a kernel of any shape
+    (TFMOT ``cluster_weights``), so ``K`` is the number of distinct values per layer.
 
     Layer ``i`` (in flatten order) uses ``jax.random.fold_in(key, i)``. With ``batched=True``
     layers of equal shape and K are clustered together in one ``vmap``-ed program
@@ -386,6 +309,13 @@ def share_params(
 
     Raises:
       ValueError: see :func:`resolve_clusters` and :meth:`Codebook.share`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> params = {"fc": {"kernel": jax.random.normal(jax.random.key(0), (32, 8))}}
+        >>> tree = share_params(params, [(r"kernel$", 4)], key=jax.random.key(1), layout="scalar")
+        >>> int(jnp.unique(expand_params(tree)["fc"]["kernel"]).size)
+        4
     """
     counts = resolve_clusters(params, clusters, layout)
     paths = path_strings(params)

@@ -1,4 +1,5 @@
-"""Train state as a plain dict pytree, and jit-able train/eval step factories for classifiers.
+"""Train state as a plain dict pytree, and jit-able train/eval step factories for classifiers
+and (``task_type="regression"``: a 1-output head, squared-error loss) regressors.
 
 The state is ``{"params", "batch_stats", "opt", "step"}`` (``batch_stats`` is ``{}`` for models
 without BatchNorm). Randomness (dropout) is ``fold_in(key(seed), step)``, so a run is a
@@ -32,6 +33,7 @@ from efficient_jax.types import ApplyFn, Batch, PyTree
 
 TrainState = dict[str, Any]
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
+TASK_TYPES = ("classification", "regression")
 
 
 def model_inputs(batch: Batch) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -54,6 +56,33 @@ def model_inputs(batch: Batch) -> tuple[tuple[Any, ...], dict[str, Any]]:
 def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Per-example cross-entropy with integer labels."""
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """Per-example squared error of a 1-output regression head: ``(outputs[:, 0] - targets)**2``.
+
+    Raises:
+      ValueError: if ``outputs`` is not ``(N, 1)`` (e.g. a classifier's 2-logit head).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> squared_error(jnp.array([[1.0], [3.0]]), jnp.array([2.0, 3.0])).tolist()
+        [1.0, 0.0]
+    """
+    if outputs.ndim != 2 or outputs.shape[-1] != 1:
+        raise ValueError(
+            f"A regression task needs a 1-output head, outputs of shape (N, 1); got "
+            f"{outputs.shape}. Set the model's num_classes to 1."
+        )
+    return jnp.square(outputs[:, 0] - targets.astype(outputs.dtype))
+
+
+def _task_loss(task_type: str, loss_fn: LossFn | None) -> LossFn:
+    if task_type not in TASK_TYPES:
+        raise ValueError(f"task_type must be one of {list(TASK_TYPES)}; got {task_type!r}.")
+    if loss_fn is not None:
+        return loss_fn
+    return softmax_cross_entropy if task_type == "classification" else squared_error
 
 
 def create_train_state(
@@ -118,8 +147,9 @@ def make_train_step(
     tx: optax.GradientTransformation,
     *,
     seed: int,
-    loss_fn: LossFn = softmax_cross_entropy,
+    loss_fn: LossFn | None = None,
     batch_loss_fn: Callable[[jax.Array, Batch], jax.Array] | None = None,
+    task_type: str = "classification",
 ) -> Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]:
     """Builds ``train_step(state, batch) -> (state, metrics)`` (not jitted: the caller jits it
     with its shardings and ``donate_argnums=(0,)``).
@@ -132,7 +162,16 @@ def make_train_step(
     The loss is the mean over the (global) batch, so under a data-sharded batch the gradient is the
     all-reduced mean automatically. ``tx.update`` receives ``params`` (needed by pruning and
     k-means wrappers).
+
+    ``task_type="classification"`` (default): ``loss_fn`` defaults to
+    :func:`softmax_cross_entropy` and the metrics are ``loss``, ``accuracy``, ``grad_norm``.
+    ``task_type="regression"``: float labels, a 1-output head, ``loss_fn`` defaults to
+    :func:`squared_error` (MSE loss) and the metrics are ``loss``, ``grad_norm``.
+
+    Raises:
+      ValueError: for an unknown ``task_type``.
     """
+    loss_fn = _task_loss(task_type, loss_fn)
     base_key = jax.random.key(seed)
     apply = _apply_fn(model)
 
@@ -167,36 +206,44 @@ def make_train_step(
             "opt": opt,
             "step": state["step"] + 1,
         }
-        metrics = {
-            "loss": loss,
-            "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
-            "grad_norm": optax.tree.norm(grads),
-        }
+        metrics = {"loss": loss}
+        if task_type == "classification":
+            metrics["accuracy"] = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
+        metrics["grad_norm"] = optax.tree.norm(grads)
         return new_state, metrics
 
     return train_step
 
 
 def make_eval_step(
-    model: nn.Module | ApplyFn, loss_fn: LossFn = softmax_cross_entropy
+    model: nn.Module | ApplyFn,
+    loss_fn: LossFn | None = None,
+    *,
+    task_type: str = "classification",
 ) -> Callable[[Mapping[str, Any], Batch], dict[str, jax.Array]]:
     """Builds ``eval_step(variables, batch) -> sums`` of ``correct``, ``loss`` and ``count``.
 
     ``batch["mask"]`` (1 real, 0 padding) lets padded last batches reuse the same compilation.
-    """
+    ``task_type="regression"``: no ``correct``, and ``loss_fn`` defaults to :func:`squared_error`
+    (as in :func:`make_train_step`).
 
+    Raises:
+      ValueError: for an unknown ``task_type``.
+    """
+    loss_fn = _task_loss(task_type, loss_fn)
     apply = _apply_fn(model)
 
     def eval_step(variables: Mapping[str, Any], batch: Batch) -> dict[str, jax.Array]:
         args, kwargs = model_inputs(batch)
         logits = apply(variables, *args, train=False, **kwargs)
         mask = batch.get("mask", jnp.ones(logits.shape[0], jnp.float32))
-        correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-        return {
-            "correct": jnp.sum(correct * mask),
-            "loss": jnp.sum(loss_fn(logits, batch["label"]) * mask),
-            "count": jnp.sum(mask),
-        }
+        sums = {}
+        if task_type == "classification":
+            correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
+            sums["correct"] = jnp.sum(correct * mask)
+        sums["loss"] = jnp.sum(loss_fn(logits, batch["label"]) * mask)
+        sums["count"] = jnp.sum(mask)
+        return sums
 
     return eval_step
 
@@ -206,7 +253,8 @@ def evaluate(
     variables: Mapping[str, Any],
     batches: Any,
 ) -> dict[str, float]:
-    """Runs a (jitted) ``eval_step`` over ``batches``; returns ``accuracy`` and mean ``loss``.
+    """Runs a (jitted) ``eval_step`` over ``batches``; returns ``accuracy`` and mean ``loss``
+    (``loss`` only for a regression step, whose sums have no ``correct``).
 
     Raises:
       ValueError: if ``batches`` is empty.
@@ -218,7 +266,9 @@ def evaluate(
     if totals is None:
         raise ValueError("evaluate() got no batches; the evaluation split is empty.")
     count = float(totals["count"])
-    return {"accuracy": float(totals["correct"]) / count, "loss": float(totals["loss"]) / count}
+    out = {"accuracy": float(totals["correct"]) / count} if "correct" in totals else {}
+    out["loss"] = float(totals["loss"]) / count
+    return out
 
 
 def state_variables(state: TrainState) -> dict[str, Any]:

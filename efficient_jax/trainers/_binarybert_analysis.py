@@ -1,116 +1,38 @@
-"""BinaryBERT analysis: per-matrix sensitivities, quantized points, sharpness and plots.
+"""BinaryBERT analysis wiring: sensitivities and sharpness on held-out data, and plots.
 
-Helpers of :mod:`efficient_jax.trainers.binarybert` (Bai 2021, §5.2.3 sensitivities for adaptive
-splitting; Fig. 5.3 sharpness per weight group).
+Helpers of :mod:`efficient_jax.trainers.binarybert`; the algorithms are
+:func:`efficient_jax.binarybert.split_sensitivities` (§5.2.3, adaptive splitting) and
+:func:`efficient_jax.binarybert.group_sharpness` (Fig. 5.3).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Callable
-
-import jax
 import jax.numpy as jnp
-import numpy as np
 
-from efficient_jax import quant, train
+from efficient_jax import binarybert, train
 from efficient_jax.trainers import _pipeline
 
-GROUP_REGEX = {  # Sharpness groups (Fig. 5.3).
-    "MHA-QK": r"attention/(query|key)/kernel$",
-    "MHA-V": r"attention/value/kernel$",
-    "MHA-O": r"attention/output/kernel$",
-    "FFN-Mid": r"intermediate/kernel$",
-    "FFN-Out": r"layer_\d+/output/kernel$",
-}
-
-
-def _subset_loss(s: _pipeline.Setup, split: dict, forward) -> Callable[[dict], float]:
-    evaluate = _pipeline.make_evaluator(s, split=split, apply_fn=forward)
-    return lambda v: evaluate(v)["loss"]
+GROUP_REGEX = binarybert.SHARPNESS_GROUPS  # Sharpness groups (Fig. 5.3).
 
 
 def sensitivities(s, half_qvars, tern_model, heldout) -> tuple[dict, dict]:
-    """Per-matrix sensitivity (§5.2.3): loss decrease of the half-width binary model when one
-    part type / layer / other matrix is kept in float, normalised by its parameter count."""
-    names = quant.ternary_layers(tern_model)
-    bin_vars, bin_model = quant.tws_split_model(half_qvars, tern_model, select=[])
-    base = _subset_loss(s, heldout, bin_model)(bin_vars)
-    params = bin_vars["params"]
-    groups: dict[str, list[str]] = {}
-    for n in names:
-        part, layer = quant.bert_module_group(n)
-        groups.setdefault(part, []).append(n)
-        if layer is not None:
-            groups.setdefault(f"layer_{layer}", []).append(n)
-    gains, sizes = {}, {}
-    for g, members in groups.items():
-        layers = {
-            p: dataclasses.replace(sp, rule=dataclasses.replace(sp.rule, weight=None))
-            if sp.name in members
-            else sp
-            for p, sp in bin_model.layers.items()
-        }
-        fp_model = dataclasses.replace(bin_model, layers=layers)
-        gains[g] = base - _subset_loss(s, heldout, fp_model)(bin_vars)
-        sizes[g] = sum(
-            int(np.prod(quant_layer_weight(params, bin_model, m).shape)) for m in members
-        )
-    return quant.sensitivity_scores(gains, sizes, names), gains
+    """Per-matrix sensitivity (§5.2.3) with the evaluator's loss on ``heldout``."""
 
+    def loss(forward, variables):
+        return _pipeline.make_evaluator(s, split=heldout, apply_fn=forward)(variables)["loss"]
 
-def quant_layer_weight(params, model, name):
-    spec = next(sp for sp in model.layers.values() if sp.name == name)
-    node = params
-    for k in spec.path:
-        node = node[k]
-    return node[spec.weight_name]
-
-
-def quantized_point(params, rules) -> dict:
-    """Float params with every rule-matched weight replaced by its quantized value."""
-    picked = quant.quantize_model(lambda v, *a, **k: None, {"params": params}, rules).layers
-    out = params
-    for path, spec in picked.items():
-        r = spec.rule
-        if r.weight is None:
-            continue
-        node = out
-        for k in path:
-            node = node[k]
-        w = quant.apply_quantizer(
-            r.weight, node[spec.weight_name], {}, bits=r.weight_bits, **r.weight_options()
-        )
-        out = _tree_set(out, (*path, spec.weight_name), w)
-    return out
-
-
-def _tree_set(tree, path, value):
-    out = dict(tree)
-    out[path[0]] = value if len(path) == 1 else _tree_set(tree[path[0]], path[1:], value)
-    return out
+    return binarybert.split_sensitivities(half_qvars, tern_model, loss)
 
 
 def sharpness(s, params, batch, *, num_iters: int, key) -> dict[str, float]:
     """λ_max of the CE loss w.r.t. each weight group at ``params`` (float activations)."""
-    flat = {
-        "/".join(str(getattr(k, "key", k)) for k in kp): v
-        for kp, v in jax.tree.flatten_with_path(params)[0]
-    }
     args, kwargs = train.model_inputs(batch)
-    out = {}
-    for g, rx in GROUP_REGEX.items():
-        names = sorted(n for n in flat if re.search(rx, n))
-        group, put = quant.group_params(params, names)
 
-        def loss_fn(u, put=put):
-            logits = s.model.apply({"params": put(u)}, *args, train=False, **kwargs)
-            return jnp.mean(train.softmax_cross_entropy(logits, batch["label"]))
+    def loss_fn(p):
+        logits = s.model.apply({"params": p}, *args, train=False, **kwargs)
+        return jnp.mean(train.softmax_cross_entropy(logits, batch["label"]))
 
-        lam, _ = quant.top_hessian_eigenvalue(loss_fn, group, num_iters=num_iters, key=key)
-        out[g] = float(lam)
-    return out
+    return binarybert.group_sharpness(loss_fn, params, num_iters=num_iters, key=key)
 
 
 def plot_results(r: dict[str, float], metrics: list[dict], out_dir: str, prefix: str = "") -> None:

@@ -40,65 +40,32 @@ _MEMBER_KEYS = (
 # ----------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------
-def gaussian_mixture(
-    num_train: int,
-    num_test: int,
-    *,
-    seed: int = 0,
-    num_classes: int = 20,
-    dim: int = 64,
-    clusters_per_class: int = 4,
-    spread: float = 0.45,
-    label_noise: float = 0.05,
-) -> tuple[dict, dict]:
-    """The spec's cheap CPU task (§4.5): overlapping Gaussian clusters, several per class.
+def load_pool_data(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict, data.DatasetInfo]:
+    """``(train, heldout, evaluation, info)`` of ``config.dataset`` (any registered dataset).
 
-    Each class owns ``clusters_per_class`` clusters with centres drawn from ``N(0, spread² I)``;
-    points add ``N(0, I)`` noise; a fraction ``label_noise`` of labels (train and test) is
-    replaced by uniform random labels. Returns ``(train, test)`` dicts of float32 ``"image"``
-    ``[N, dim]`` and int32 ``"label"``.
+    ``train_limit`` keeps a random subset of the train split; the evaluation split (its first
+    ``test_limit`` examples of a permutation seeded by ``data_seed``) is cut into a held-out
+    part (``heldout_fraction``) and an evaluation part, each in file order.
     """
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0.0, spread, (num_classes * clusters_per_class, dim)).astype(np.float32)
-
-    def draw(n):
-        cluster = rng.integers(0, len(centres), n)
-        x = centres[cluster] + rng.normal(0.0, 1.0, (n, dim)).astype(np.float32)
-        y = (cluster // clusters_per_class).astype(np.int32)
-        noisy = rng.random(n) < label_noise
-        y[noisy] = rng.integers(0, num_classes, int(noisy.sum()))
-        return {"image": x.astype(np.float32), "label": y}
-
-    return draw(num_train), draw(num_test)
-
-
-def load_splits(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
-    """``(train, heldout, evaluation)``: the test split is halved by a fixed permutation."""
-    if config.dataset == "gaussian_mixture":
-        train_data, test_data = gaussian_mixture(
-            config.num_train, config.num_test, seed=config.data_seed, **config.mixture
-        )
-    elif config.dataset == "digits":
-        splits = data.load_digits(seed=config.data_seed, test_fraction=config.test_fraction)
-        train_data, test_data = splits["train"], splits["test"]
-    elif config.dataset == "cifar10":
-        train_data = data.load_cifar10("train", config.data_dir or None)
-        test_data = data.load_cifar10("test", config.data_dir or None)
-    else:
-        raise ValueError(
-            f"Unknown dataset {config.dataset!r}; valid: ['digits', 'cifar10', 'gaussian_mixture']."
-        )
+    if not 0.0 < config.heldout_fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be in (0, 1); got {config.heldout_fraction}.")
+    ds = _pipeline.load_dataset(config)
+    train_data, test_data = ds.train_data, ds.eval_data
     train_limit, test_limit = config.get("train_limit"), config.get("test_limit")
     if train_limit and train_limit < len(train_data["label"]):
         train_data = data.batch_at(train_data, 0, train_limit, seed=config.data_seed)
     n = len(test_data["label"])
-    order = np.random.default_rng(config.data_seed).permutation(n)[: test_limit or n]
-    if not 0.0 < config.heldout_fraction < 1.0:
-        raise ValueError(f"heldout_fraction must be in (0, 1); got {config.heldout_fraction}.")
-    cut = int(round(len(order) * config.heldout_fraction))
-    heldout = {k: v[np.sort(order[:cut])] for k, v in test_data.items()}
-    evaluation = {k: v[np.sort(order[cut:])] for k, v in test_data.items()}
-    return train_data, heldout, evaluation
+    kept = min(test_limit or n, n)
+    cut = int(round(kept * config.heldout_fraction))
+    heldout, evaluation = data.random_split(
+        test_data, (cut, kept - cut), seed=config.data_seed, sort=True
+    )
+    return train_data, heldout, evaluation, ds.info
+
+
+def load_splits(config: ml_collections.ConfigDict) -> tuple[dict, dict, dict]:
+    """``(train, heldout, evaluation)`` of :func:`load_pool_data`."""
+    return load_pool_data(config)[:3]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,7 +106,7 @@ def build_model(name: str, kwargs: dict[str, Any]):
     )
 
 
-def _train_member(mc, train_data, heldout, workdir) -> tuple[Any, Any]:
+def _train_member(mc, info, train_data, heldout, workdir) -> tuple[Any, Any]:
     """Trains (or resumes, or just initialises) one member; returns ``(model, variables)``."""
     mesh = parallel.make_mesh(mc.get("mesh_shape") or None)
     model = build_model(mc.model, dict(mc.model_kwargs))
@@ -150,8 +117,9 @@ def _train_member(mc, train_data, heldout, workdir) -> tuple[Any, Any]:
         train_data=train_data,
         test_data=heldout,
         mesh=mesh,
-        preprocess=_pipeline.make_preprocess(mc),
+        preprocess=_pipeline.make_preprocess(mc, info),
         sample_batch=data.batch_at(train_data, 0, mc.batch_size, seed=mc.seed),
+        info=info,
     )
     if int(mc.num_steps) > 0:
         state = classification.train_model(s, workdir, train.MetricWriter(workdir))
@@ -161,7 +129,7 @@ def _train_member(mc, train_data, heldout, workdir) -> tuple[Any, Any]:
     return model, variables
 
 
-def build_pool(config, train_data, heldout, evaluation, workdir) -> list[dict[str, Any]]:
+def build_pool(config, info, train_data, heldout, evaluation, workdir) -> list[dict[str, Any]]:
     """Trains/loads/derives every member and caches its logits; one dict per member."""
     pool: list[dict[str, Any]] = []
     by_name: dict[str, dict[str, Any]] = {}
@@ -181,12 +149,12 @@ def build_pool(config, train_data, heldout, evaluation, workdir) -> list[dict[st
             model, variables, mc = base["model"], base["variables"], base["config"]
         else:
             mdir = os.path.join(workdir, "members", name)
-            model, variables = _train_member(mc, train_data, heldout, mdir)
+            model, variables = _train_member(mc, info, train_data, heldout, mdir)
         bits = int(spec.get("quant_bits") or 0)
         if bits:
             params, _ = quant.quantize_weights(variables["params"], bits)
             variables = {**variables, "params": params}
-        preprocess = _pipeline.make_preprocess(mc)
+        preprocess = _pipeline.make_preprocess(mc, info)
         apply = model.apply
         if spec.get("resolution"):
             apply = cascade.at_resolution(apply, int(spec["resolution"]))
@@ -227,8 +195,9 @@ def _cached_logits(config, member, heldout, evaluation, workdir) -> dict[str, An
             cascade.member_flops(member["apply_fn"], member["variables"], heldout["image"][:1])
         ),
     }
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **out)
-    os.replace(tmp, path)
+    if jax.process_index() == 0:  # every process computes the logits; one writes the cache
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, **out)
+        os.replace(tmp, path)
     return out

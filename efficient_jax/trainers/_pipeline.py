@@ -1,4 +1,11 @@
-"""Shared trainer plumbing: datasets from config, on-device preprocessing, mesh and state setup."""
+"""Shared trainer plumbing: datasets from config, on-device preprocessing, mesh and state setup,
+task-aware (classification / regression) steps and metrics.
+
+A dataset whose ``info.num_classes`` is 1 (GLUE STS-B) is a regression task: the steps use a
+squared-error loss on a 1-output head (:func:`task_type`). Metrics on the evaluation split follow
+the dataset (:func:`metric_names`: GLUE tasks their official ones, e.g. Matthews correlation for
+CoLA, F1 and accuracy for MRPC), next to the input-blind baseline (:func:`task_results`).
+"""
 
 from __future__ import annotations
 
@@ -32,10 +39,14 @@ class Setup:
     mesh: jax.sharding.Mesh
     preprocess: Callable[[Batch, jax.Array | None], Batch]
     sample_batch: Batch
+    info: data.DatasetInfo | None = None  # the dataset's metadata (``data.load(...).info``)
 
 
-def make_preprocess(config: ml_collections.ConfigDict) -> Callable[[Batch, Any], Batch]:
-    """On-device preprocessing: uint8 images → (augmented) normalised floats; text passes through.
+def make_preprocess(
+    config: ml_collections.ConfigDict, info: data.DatasetInfo
+) -> Callable[[Batch, Any], Batch]:
+    """On-device preprocessing: uint8 images → (augmented) floats normalised with ``info``'s
+    statistics (:func:`efficient_jax.data.normalize`); float images and text pass through.
 
     ``key=None`` means evaluation (no augmentation).
     """
@@ -47,10 +58,7 @@ def make_preprocess(config: ml_collections.ConfigDict) -> Callable[[Batch, Any],
         images = batch["image"]
         if augment and key is not None:
             images = data.augment_cifar(key, images)
-        return {
-            **batch,
-            "image": data.normalize_images(images, data.CIFAR10_MEAN, data.CIFAR10_STD),
-        }
+        return {**batch, "image": data.normalize(images, info)}
 
     return preprocess
 
@@ -64,21 +72,55 @@ def resolve_path(config: ml_collections.ConfigDict, path: str) -> str:
     return path
 
 
-def load_data(config: ml_collections.ConfigDict) -> tuple[dict, dict]:
-    """Loads the train and test splits named by ``config.dataset``."""
-    kw: dict[str, Any] = {}
-    if config.dataset in ("sst2",) or config.dataset.startswith("glue/"):
-        kw["max_length"] = config.get("max_length", 64)
-    if config.dataset == "digits":
-        splits = data.load_digits(seed=config.get("data_seed", 0))
-        train_data, test_data = splits["train"], splits["test"]
-    else:
-        train_data = data.get_dataset(config.dataset, "train", config.get("data_dir"), **kw)
-        test_split = "test" if config.dataset == "cifar10" else "dev"
-        test_data = data.get_dataset(config.dataset, test_split, config.get("data_dir"), **kw)
-    # Limits take a fixed random subset: the files are ordered by class, so a prefix is one class.
+# Config field -> option of the dataset's loader, passed when the loader takes that option.
+_CONFIG_OPTIONS = (
+    ("data_seed", "seed"),
+    ("test_fraction", "test_fraction"),
+    ("max_length", "max_length"),
+    ("num_train", "num_train"),
+    ("num_test", "num_test"),
+)
+
+
+def dataset_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The options of ``data.load(config.dataset, ...)`` that the config sets.
+
+    Fields ``data_seed`` (as ``seed``), ``test_fraction``, ``max_length``, ``num_train`` and
+    ``num_test`` go to a loader that takes them; text datasets default to ``max_length=64``;
+    ``config.dataset_options`` (or, for the synthetic mixture, ``config.mixture``) adds more.
+    """
+    accepted = data.dataset_options(config.dataset)
+    options = {
+        option: config[field]
+        for field, option in _CONFIG_OPTIONS
+        if field in config and (accepted is None or option in accepted)
+    }
+    if accepted is not None and "max_length" in accepted:
+        options.setdefault("max_length", 64)
+    if config.dataset == "gaussian_mixture":
+        options.update(dict(config.get("mixture") or {}))
+    options.update(dict(config.get("dataset_options") or {}))
+    return options
+
+
+def load_dataset(config: ml_collections.ConfigDict) -> data.Dataset:
+    """``data.load(config.dataset)`` with ``config.data_dir`` and :func:`dataset_options`."""
+    return data.load(
+        config.dataset, data_dir=config.get("data_dir") or None, **dataset_options(config)
+    )
+
+
+def load_data(
+    config: ml_collections.ConfigDict, dataset: data.Dataset | None = None
+) -> tuple[dict, dict]:
+    """The train and evaluation splits of ``config.dataset`` (or of ``dataset``), limited.
+
+    ``config.train_limit`` / ``test_limit`` keep a fixed random subset (seeded by
+    ``config.seed``): the files are ordered by class, so a prefix would be one class.
+    """
+    ds = load_dataset(config) if dataset is None else dataset
     limited = []
-    for split, field in ((train_data, "train_limit"), (test_data, "test_limit")):
+    for split, field in ((ds.train_data, "train_limit"), (ds.eval_data, "test_limit")):
         n = config.get(field)
         n_total = len(next(iter(split.values())))
         limited.append(data.batch_at(split, 0, n, seed=config.seed) if n and n < n_total else split)
@@ -96,13 +138,47 @@ def setup(config: ml_collections.ConfigDict) -> Setup:
                 f"config.{field}={value} must be a positive multiple of the {n_data} devices on "
                 "the 'data' mesh axis."
             )
-    train_data, test_data = load_data(config)
+    dataset = load_dataset(config)
+    train_data, test_data = load_data(config, dataset)
     model_kwargs = dict(config.get("model_kwargs") or {})
     model = models.get_model(config.model, **model_kwargs)
     # num_steps == 0 is valid for trainers that only evaluate (e.g. post-training quantization).
     tx = train.make_optimizer(config, config.num_steps) if config.num_steps else optax.identity()
     sample = data.batch_at(train_data, 0, config.batch_size, seed=config.seed)
-    return Setup(config, model, tx, train_data, test_data, mesh, make_preprocess(config), sample)
+    preprocess = make_preprocess(config, dataset.info)
+    return Setup(config, model, tx, train_data, test_data, mesh, preprocess, sample, dataset.info)
+
+
+def task_type(info: data.DatasetInfo | None) -> str:
+    """``"regression"`` for a dataset with one output (``info.num_classes == 1``, e.g. STS-B),
+    else (also without ``info``) ``"classification"``.
+
+    Example:
+        >>> info = data.DatasetInfo("glue/stsb", "text", (64,), 1, None, None, "validation")
+        >>> task_type(info), task_type(None)
+        ('regression', 'classification')
+    """
+    return "regression" if info is not None and info.num_classes == 1 else "classification"
+
+
+def metric_names(info: data.DatasetInfo | None) -> tuple[str, ...]:
+    """Names of ``train.METRICS`` to report for a dataset, headline first.
+
+    GLUE tasks (``"sst2"``, ``"glue/<task>"``): ``data.GLUE_METRICS[task]``; other regression
+    datasets: Pearson, Spearman and MSE; other classification datasets: accuracy.
+
+    Example:
+        >>> info = data.DatasetInfo("glue/cola", "text", (64,), 2, None, None, "validation")
+        >>> metric_names(info)
+        ('matthews_corrcoef', 'accuracy')
+    """
+    name = info.name if info is not None else ""
+    task = name.removeprefix("glue/")
+    if (name == "sst2" or name.startswith("glue/")) and task in data.GLUE_METRICS:
+        return data.GLUE_METRICS[task]
+    if task_type(info) == "regression":
+        return train.REGRESSION_METRICS
+    return ("accuracy",)
 
 
 def init_state(s: Setup) -> train.TrainState:
@@ -135,7 +211,7 @@ def _first(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def jit_train_step(s: Setup) -> Callable[[train.TrainState, Batch], Any]:
     """The jitted, data-parallel train step with preprocessing (augmentation keyed by step)."""
-    step = train.make_train_step(s.model, s.tx, seed=s.config.seed)
+    step = train.make_train_step(s.model, s.tx, seed=s.config.seed, task_type=task_type(s.info))
     aug_key = jax.random.key(s.config.seed + 1)
 
     def step_with_preprocess(state, batch):
@@ -159,12 +235,15 @@ def make_evaluator(
     split: dict[str, np.ndarray] | None = None,
     apply_fn: Callable[..., Any] | None = None,
 ):
-    """``variables -> {"accuracy", "loss"}`` on the test split (or ``split``).
+    """``variables -> {"accuracy", "loss"}`` on the test split (or ``split``); a regression
+    task's (:func:`task_type`) has ``loss`` (the MSE) only.
 
     ``apply_fn(variables, *args, train=False, **kwargs)`` replaces ``s.model.apply`` (e.g. a
     compressor's serving forward).
     """
-    eval_step = train.make_eval_step(s.model if apply_fn is None else apply_fn)
+    eval_step = train.make_eval_step(
+        s.model if apply_fn is None else apply_fn, task_type=task_type(s.info)
+    )
     jitted = jax.jit(lambda v, b: eval_step(v, s.preprocess(b, None)))
     split = s.test_data if split is None else split
 
@@ -173,3 +252,50 @@ def make_evaluator(
         return train.evaluate(jitted, variables, batches)
 
     return run
+
+
+def make_predictor(
+    s: Setup,
+    split: dict[str, np.ndarray] | None = None,
+    apply_fn: Callable[..., Any] | None = None,
+) -> Callable[[Any], np.ndarray]:
+    """``variables -> outputs``: the model's ``(N, C)`` outputs on the test split (or ``split``),
+    in example order (padding dropped); ``apply_fn`` as for :func:`make_evaluator`."""
+    apply = s.model.apply if apply_fn is None else apply_fn
+
+    def forward(variables, batch):
+        args, kwargs = train.model_inputs(s.preprocess(batch, None))
+        return apply(variables, *args, train=False, **kwargs)
+
+    jitted = jax.jit(forward)
+    split = s.test_data if split is None else split
+
+    def run(variables) -> np.ndarray:
+        outs = []
+        for batch in data.eval_batches(split, s.config.eval_batch_size, mesh=s.mesh):
+            real = np.asarray(jax.device_get(batch["mask"])) > 0
+            outs.append(np.asarray(jax.device_get(jitted(variables, batch)))[real])
+        return np.concatenate(outs)
+
+    return run
+
+
+def task_results(
+    s: Setup, variables: Any, apply_fn: Callable[..., Any] | None = None
+) -> dict[str, float]:
+    """The dataset's metrics on the test split and the input-blind baseline's, for results.json.
+
+    Keys: ``test_<metric>`` for each of :func:`metric_names` (argmax class ids for
+    classification, the single output for regression), and ``majority_<metric>`` (the train
+    split's most frequent class) or ``train_mean_mse`` (always predicting the train mean) from
+    ``train.trivial_baseline``: a model that does not beat it learned nothing.
+    """
+    names, kind = metric_names(s.info), task_type(s.info)
+    outputs = make_predictor(s, apply_fn=apply_fn)(variables)
+    predictions = outputs[:, 0] if kind == "regression" else np.argmax(outputs, -1)
+    labels = np.asarray(s.test_data["label"])
+    results = {f"test_{k}": v for k, v in train.compute_metrics(names, labels, predictions).items()}
+    baseline = train.trivial_baseline(
+        names, train_labels=s.train_data["label"], eval_labels=labels, task_type=kind
+    )
+    return {**results, **baseline}

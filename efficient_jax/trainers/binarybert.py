@@ -3,12 +3,12 @@
 Pipeline (Bai 2021, §5.3, Table 5.1), the teacher always the full-width float model:
 
 1. **Half-width ternary** student: the float model shrunk DynaBERT-style (half the heads and FFN
-   neurons, hidden size kept; :func:`~efficient_jax.quant.shrink_bert_width`), TWN weights
+   neurons, hidden size kept; :func:`~efficient_jax.binarybert.shrink_bert`), TWN weights
    (row-wise word embedding) + 8-bit activations, trained with intermediate-layer distillation
    (hidden states + attention scores, ``int_steps``, LR ``int_lr``) then prediction-layer
    distillation (logits, ``pred_steps``, LR ``pred_lr``).
 2. **TWS**: every ternary matrix → two binary matrices
-   (:func:`~efficient_jax.quant.tws_split_model`); accuracy right after the split equals the
+   (:func:`~efficient_jax.binarybert.tws_split_model`); accuracy right after the split equals the
    ternary accuracy.
 3. **Split fine-tuning**: logits KD with a fresh optimizer (``split_steps``, LR ``split_lr``).
 4. **Direct binary baseline**: the full-width float model with BWN weights, the same two stages
@@ -31,37 +31,20 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
-from efficient_jax import cost, data, distill, models, parallel, quant, train
-from efficient_jax.trainers import _pipeline
-from efficient_jax.trainers._binarybert_analysis import (
-    plot_results,
-    quantized_point,
-    sensitivities,
-    sharpness,
-)
-from efficient_jax.trainers.qat import _calibration_batches, load_float_variables
+from efficient_jax import binarybert, cost, data, distill, models, parallel, qat, train
+from efficient_jax.trainers import _float, _pipeline
+from efficient_jax.trainers._binarybert_analysis import plot_results, sensitivities, sharpness
 
 log = logging.getLogger("efficient_jax")
 
 
-def _rules(config: ml_collections.ConfigDict, preset: str) -> list[quant.QuantRule]:
+def _rules(config: ml_collections.ConfigDict, preset: str) -> list[qat.QuantRule]:
     q = config.quant
-    return quant.preset_rules(
+    return qat.preset_rules(
         preset,
         keep_8bit_regex=q.get("keep_8bit_regex") or None,
         rowwise_embedding_regex=q.get("rowwise_embedding_regex") or None,
-    )
-
-
-def _tx(config: ml_collections.ConfigDict, lr: float, steps: int) -> optax.GradientTransformation:
-    """AdamW, linear decay after 10% warm-up, weight decay 0.01, clip 1 (Table 5.1)."""
-    warm = int(config.warmup_fraction * steps)
-    sched = train.make_schedule("linear", lr, steps, warm if warm < steps else 0)
-    return optax.chain(
-        optax.clip_by_global_norm(config.grad_clip),
-        optax.adamw(sched, weight_decay=config.weight_decay),
     )
 
 
@@ -82,16 +65,20 @@ def distill_stage(
     if steps <= 0:
         return qvars
     config = s.config
-    trainable, fixed = quant.split_trainable(qvars)
-    tx = _tx(config, lr, steps)
-    step = distill.make_distill_step(
-        quant.QuantStudent(forward, fixed), s.model, tx, seed=config.seed, loss=loss
+    trainable, fixed = binarybert.split_trainable(qvars)
+    tx = binarybert.stage_optimizer(
+        lr,
+        steps,
+        warmup_fraction=config.warmup_fraction,
+        weight_decay=config.weight_decay,
+        grad_clip=config.grad_clip,
     )
+    student = binarybert.QuantStudent(forward, fixed)
+    step = distill.make_distill_step(student, s.model, tx, seed=config.seed, loss=loss)
     state = {"params": trainable, "batch_stats": {}, "opt": tx.init(trainable)}
     state["step"] = jnp.zeros((), jnp.int32)
     state = parallel.replicate(state, s.mesh)
     teacher = parallel.replicate(teacher_vars, s.mesh)
-    stage_writer = _PrefixWriter(writer, name)
     ckpt = train.Checkpointer(f"{workdir}/{name}/checkpoints", max_to_keep=1)
     state, resumed = ckpt.maybe_restore(state)
     if resumed is not None:
@@ -102,7 +89,7 @@ def distill_stage(
             state,
             _pipeline.batch_fn(s),
             num_steps=steps,
-            writer=stage_writer,
+            writer=_PrefixWriter(writer, name),
             checkpointer=ckpt,
             log_every=config.log_every,
             checkpoint_every=config.get("checkpoint_every") or None,
@@ -126,10 +113,6 @@ class _PrefixWriter:
         return getattr(self.writer, name)
 
 
-def _stage_loss(stage: int, head_map=None):
-    return quant.feature_distill_loss(head_map) if stage == 1 else "logits"
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     """Runs the whole BinaryBERT comparison; returns the results dict."""
     tern_rules = _rules(config, config.quant.ternary_preset)  # Validate before any work.
@@ -137,28 +120,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = train.MetricWriter(workdir)
     writer.write_config(config)
     s = _pipeline.setup(config)
-    float_vars = load_float_variables(config, s, workdir)
+    float_vars = _float.float_variables(config, workdir)
     teacher = jax.device_get(float_vars)
     r: dict[str, float] = {}
     evaluate = lambda fwd, v: _pipeline.make_evaluator(s, apply_fn=fwd)(v)["accuracy"]
+
+    def stage(name, forward, qvars, loss, lr, steps):
+        kw = dict(loss=loss, lr=lr, steps=steps, workdir=workdir, writer=writer)
+        return distill_stage(name, s, forward, qvars, teacher, **kw)
+
     r["fp_accuracy"] = evaluate(s.model.apply, float_vars)
     r["fp_bytes"] = cost.model_bytes_from_tree(float_vars["params"])
-    calib = _calibration_batches(s, config.calib_batches)
+    calib = _float.calibration_batches(s, config.calib_batches)
 
     # --- 1. Half-width ternary student, two-stage KD -------------------------------------------
-    mk = dict(config.model_kwargs)
-    heads = mk.get("num_heads", 2)
-    head_size = mk["hidden_size"] // heads
-    keep_heads = max(1, int(round(heads * config.width_mult)))
-    keep_inter = max(1, int(round(mk["intermediate_size"] * config.width_mult)))
-    half_kwargs = {**mk, "num_heads": keep_heads, "head_size": head_size}
-    half_kwargs["intermediate_size"] = keep_inter
-    half_model = models.get_model(config.model, **half_kwargs)
-    half_params, head_map = quant.shrink_bert_width(
-        float_vars["params"], num_heads=heads, keep_heads=keep_heads, keep_intermediate=keep_inter
+    half_params, half_kwargs, head_map = binarybert.shrink_bert(
+        float_vars["params"], config.model_kwargs, width_mult=config.width_mult
     )
+    half_model = models.get_model(config.model, **half_kwargs)
     r["half_fp_init_accuracy"] = evaluate(half_model.apply, {"params": half_params})
-    half_q, tern = quant.prepare(half_model, {"params": half_params}, tern_rules, calib)
+    half_q, tern = qat.prepare(half_model, {"params": half_params}, tern_rules, calib)
     r["ternary_ptq_accuracy"] = evaluate(tern, half_q)
     log.info(
         "FP %.4f, half FP init %.4f, half ternary PTQ %.4f",
@@ -166,55 +147,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         r["half_fp_init_accuracy"],
         r["ternary_ptq_accuracy"],
     )
-    kw = dict(workdir=workdir, writer=writer)
-    half_q = distill_stage(
-        "ternary_int",
-        s,
-        tern,
-        half_q,
-        teacher,
-        loss=_stage_loss(1, head_map),
-        lr=config.int_lr,
-        steps=config.int_steps,
-        **kw,
-    )
-    half_q = distill_stage(
-        "ternary_pred",
-        s,
-        tern,
-        half_q,
-        teacher,
-        loss="logits",
-        lr=config.pred_lr,
-        steps=config.pred_steps,
-        **kw,
-    )
+    int_loss = binarybert.feature_distill_loss(head_map)
+    half_q = stage("ternary_int", tern, half_q, int_loss, config.int_lr, config.int_steps)
+    half_q = stage("ternary_pred", tern, half_q, "logits", config.pred_lr, config.pred_steps)
     r["ternary_accuracy"] = evaluate(tern, half_q)
-    tern_serving, _ = quant.convert(half_q, model=tern)
+    tern_serving, _ = qat.convert(half_q, model=tern)
     r["ternary_bytes"] = cost.model_bytes_from_tree(tern_serving["params"])
 
     # --- 2-3. TWS and split fine-tuning --------------------------------------------------------
-    split_q, split_model = quant.tws_split_model(half_q, tern)
+    split_q, split_model = binarybert.tws_split_model(half_q, tern)
     r["tws_at_split_accuracy"] = evaluate(split_model, split_q)
-    split_q = distill_stage(
-        "tws_finetune",
-        s,
-        split_model,
-        split_q,
-        teacher,
-        loss="logits",
-        lr=config.split_lr,
-        steps=config.split_steps,
-        **kw,
+    split_q = stage(
+        "tws_finetune", split_model, split_q, "logits", config.split_lr, config.split_steps
     )
     r["tws_accuracy"] = evaluate(split_model, split_q)
-    packed, apply_packed = quant.export_split(split_q, split_model)
-    r["tws_bytes"] = cost.model_bytes_from_tree(packed["params"]) + cost.model_bytes_from_tree(
-        packed[quant.SPLIT]
-    )
+    packed, apply_packed = binarybert.export_split(split_q, split_model)
+    r["tws_bytes"] = binarybert.split_model_bytes(split_q, split_model)
     r["tws_packed_accuracy"] = evaluate(apply_packed, packed)
-    half_bin_q, half_bin = quant.tws_split_model(half_q, tern, select=[])
-    r["half_binary_bytes"] = _bytes(half_bin_q, half_bin)
+    half_bin_q, half_bin = binarybert.tws_split_model(half_q, tern, select=[])
+    r["half_binary_bytes"] = binarybert.split_model_bytes(half_bin_q, half_bin)
     r["half_binary_no_ft_accuracy"] = evaluate(half_bin, half_bin_q)
     log.info(
         "ternary %.4f, TWS at split %.4f, TWS fine-tuned %.4f",
@@ -224,32 +175,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     )
 
     # --- 4. Direct binary baseline, same number of steps --------------------------------------
-    full_q, bwn = quant.prepare(s.model, float_vars, bin_rules, calib)
+    full_q, bwn = qat.prepare(s.model, float_vars, bin_rules, calib)
     r["bwn_ptq_accuracy"] = evaluate(bwn, full_q)
-    full_q = distill_stage(
-        "bwn_int",
-        s,
-        bwn,
-        full_q,
-        teacher,
-        loss=_stage_loss(1),
-        lr=config.int_lr,
-        steps=config.int_steps,
-        **kw,
-    )
-    full_q = distill_stage(
-        "bwn_pred",
-        s,
-        bwn,
-        full_q,
-        teacher,
-        loss="logits",
-        lr=config.pred_lr,
-        steps=config.pred_steps + config.split_steps,
-        **kw,
-    )
+    int_loss = binarybert.feature_distill_loss()
+    full_q = stage("bwn_int", bwn, full_q, int_loss, config.int_lr, config.int_steps)
+    pred_steps = config.pred_steps + config.split_steps
+    full_q = stage("bwn_pred", bwn, full_q, "logits", config.pred_lr, pred_steps)
     r["bwn_accuracy"] = evaluate(bwn, full_q)
-    bwn_serving, _ = quant.convert(full_q, model=bwn)
+    bwn_serving, _ = qat.convert(full_q, model=bwn)
     r["bwn_bytes"] = cost.model_bytes_from_tree(bwn_serving["params"])
     log.info("direct BWN %.4f", r["bwn_accuracy"])
 
@@ -258,28 +191,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         heldout = jax.tree.map(np.asarray, _heldout(s, config.sensitivity_examples))
         sens, gains = sensitivities(s, half_q, tern, heldout)
         writer.write_scalars(0, {f"gain/{k}": v for k, v in gains.items()})
-        extra = {}
-        for n in sens:
-            one_q, one_m = quant.tws_split_model(half_q, tern, select=[n])
-            extra[n] = _bytes(one_q, one_m) - r["half_binary_bytes"]
+        extra = binarybert.split_costs(half_q, tern, sens)
         encoder = sum(v for n, v in extra.items() if "embeddings" not in n)
         for frac in config.adaptive_budgets:
-            chosen = quant.select_splits(sens, extra, frac * encoder, unit=16)
-            a_q, a_m = quant.tws_split_model(half_q, tern, select=chosen)
+            chosen = binarybert.select_splits(sens, extra, frac * encoder, unit=16)
+            a_q, a_m = binarybert.tws_split_model(half_q, tern, select=chosen)
             tag = f"adaptive_{int(round(100 * frac))}"
-            a_q = distill_stage(
-                tag,
-                s,
-                a_m,
-                a_q,
-                teacher,
-                loss="logits",
-                lr=config.split_lr,
-                steps=config.split_steps,
-                **kw,
-            )
+            a_q = stage(tag, a_m, a_q, "logits", config.split_lr, config.split_steps)
             r[f"{tag}_accuracy"] = evaluate(a_m, a_q)
-            r[f"{tag}_bytes"] = _bytes(a_q, a_m)
+            r[f"{tag}_bytes"] = binarybert.split_model_bytes(a_q, a_m)
             r[f"{tag}_num_split"] = len(chosen)
             log.info("%s: split %s -> %.4f", tag, chosen, r[f"{tag}_accuracy"])
 
@@ -289,9 +209,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         key = jax.random.key(config.seed)
         points = {
             "fp": float_vars["params"],
-            "twn_ptq": quantized_point(float_vars["params"], tern_rules),
-            "bwn_ptq": quantized_point(float_vars["params"], bin_rules),
-            "bwn_qat": quantized_point(full_q["params"], bin_rules),
+            "twn_ptq": qat.fake_quant_params(float_vars["params"], tern_rules),
+            "bwn_ptq": qat.fake_quant_params(float_vars["params"], bin_rules),
+            "bwn_qat": qat.fake_quant_params(full_q["params"], bin_rules),
         }
         for name, p in points.items():
             for g, lam in sharpness(s, p, batch, num_iters=config.sharpness_iters, key=key).items():
@@ -310,10 +230,3 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 def _heldout(s: _pipeline.Setup, n: int) -> dict[str, Any]:
     """A fixed training subset (seed-shifted) for sensitivities and sharpness."""
     return data.batch_at(s.train_data, 0, n, seed=s.config.seed + 11)
-
-
-def _bytes(qvars: dict[str, Any], model: quant.SplitBinaryModel) -> int:
-    packed, _ = quant.export_split(qvars, model)
-    return cost.model_bytes_from_tree(packed["params"]) + cost.model_bytes_from_tree(
-        packed[quant.SPLIT]
-    )

@@ -21,7 +21,6 @@ Reference: Wang et al., "Wisdom of Committees", ICLR 2022 (thesis Ch. 5).
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -35,48 +34,13 @@ import numpy as np
 
 from efficient_jax import cascade, cost, train
 from efficient_jax.trainers import _cascade_report
-from efficient_jax.trainers._cascade_pool import build_pool, load_splits
+from efficient_jax.trainers._cascade_pool import (  # load_splits: used by notebooks/cascades
+    build_pool,
+    load_pool_data,
+    load_splits,  # noqa: F401
+)
 
 log = logging.getLogger("efficient_jax")
-
-
-# ----------------------------------------------------------------------------------------------
-# Selection and evaluation
-# ----------------------------------------------------------------------------------------------
-def _evaluate(pool, labels, cand: cascade.CascadeCandidate, metric, combine) -> dict[str, Any]:
-    idx = list(cand.members)
-    logits = np.stack([pool[i]["eval_logits"] for i in idx])
-    flops = np.array([pool[i]["flops"] for i in idx])
-    m = cascade.cascade_metrics(
-        logits, labels, cand.choice.thresholds, flops, metric=metric, combine=combine
-    )
-    return {
-        "members": "+".join(pool[i]["name"] for i in idx),
-        "num_models": len(idx),
-        "thresholds": [float(t) for t in cand.choice.thresholds],
-        "heldout_accuracy": cand.choice.accuracy,
-        "heldout_avg_flops": cand.choice.avg_flops,
-        "feasible": bool(cand.choice.feasible),
-        "accuracy": float(m["accuracy"]),
-        "avg_flops": float(m["avg_flops"]),
-        "worst_flops": float(m["worst_flops"]),
-        "exit_fractions": [float(f) for f in m["exit_fractions"]],
-    }
-
-
-def _ensembles(pool, labels, max_models) -> list[dict[str, Any]]:
-    rows = []
-    for n in range(2, max_models + 1):
-        for combo in itertools.combinations(range(len(pool)), n):
-            ens = cascade.ensemble([pool[i]["eval_logits"] for i in combo])
-            rows.append(
-                {
-                    "members": "+".join(pool[i]["name"] for i in combo),
-                    "accuracy": float(np.mean(np.asarray(ens).argmax(-1) == labels)),
-                    "flops": float(sum(pool[i]["flops"] for i in combo)),
-                }
-            )
-    return rows
 
 
 def _per_example_latency(fn, args_of, xs) -> float:
@@ -110,14 +74,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = train.MetricWriter(workdir)
     writer.write_config(config)
     # Data and pool.
-    train_data, heldout, evaluation = load_splits(config)
-    pool = build_pool(config, train_data, heldout, evaluation, workdir)
+    train_data, heldout, evaluation, info = load_pool_data(config)
+    pool = build_pool(config, info, train_data, heldout, evaluation, workdir)
     names = [m["name"] for m in pool]
     y_h, y_e = heldout["label"], evaluation["label"]
     flops = np.array([m["flops"] for m in pool])
     acc_h = np.array([np.mean(m["heldout_logits"].argmax(-1) == y_h) for m in pool])
     acc_e = np.array([np.mean(m["eval_logits"].argmax(-1) == y_e) for m in pool])
     metric, combine = config.metric, config.combine
+    eval_logits = [m["eval_logits"] for m in pool]
+
+    def _evaluate(cand: cascade.CascadeCandidate, comb: str = combine) -> dict[str, Any]:
+        row = cascade.evaluate_candidate(eval_logits, y_e, flops, cand, metric=metric, combine=comb)
+        return {"members": "+".join(names[i] for i in cand.members), **row}
+
     # Sweep every ordered tuple once on the held-out half.
     sweeps = cascade.sweep_pool(
         np.stack([m["heldout_logits"] for m in pool]),
@@ -151,10 +121,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         if not subset:
             continue
         cand, _ = cascade.select_from_sweeps(subset, min_accuracy=float(acc_h[best]))
-        row = _evaluate(pool, y_e, cand, metric, combine)
+        row = _evaluate(cand)
         matched[n] = (row, cand)
         same, _ = cascade.select_from_sweeps(subset, max_flops=float(flops[best]))
-        same_row = _evaluate(pool, y_e, same, metric, combine)
+        same_row = _evaluate(same)
         results.update(
             {
                 f"cascade{n}_accuracy": row["accuracy"],
@@ -178,17 +148,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             )
         idx = tuple(names.index(n) for n in names_k)
         for comb in config.get("fixed_combines") or (combine,):
-            table = cascade.stage_table(
-                np.stack([pool[i]["heldout_logits"] for i in idx]),
-                flops[list(idx)],
+            sweep = cascade.sweep_members(
+                [m["heldout_logits"] for m in pool],
+                y_h,
+                flops,
+                idx,
+                num=config.get("grid_num") or None,
                 metric=metric,
                 combine=comb,
             )
-            grid = cascade.threshold_grid(table, config.get("grid_num") or None)
-            acc_grid, flops_grid = cascade.grid_metrics(table, y_h, grid)
-            sweep = cascade.Sweep(idx, grid, acc_grid, flops_grid, float(flops[list(idx)].sum()))
             cand, _ = cascade.select_from_sweeps([sweep], min_accuracy=float(acc_h[idx[-1]]))
-            row = _evaluate(pool, y_e, cand, metric, comb)
+            row = _evaluate(cand, comb)
             row["combine"] = comb
             row["reference"] = names[idx[-1]]
             row["reference_accuracy"] = float(acc_e[idx[-1]])
@@ -207,19 +177,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 "single": names[i],
                 "single_accuracy": float(acc_e[i]),
                 "single_flops": float(flops[i]),
-                "same_accuracy": _evaluate(pool, y_e, same_acc, metric, combine),
-                "same_flops": _evaluate(pool, y_e, same_cost, metric, combine),
+                "same_accuracy": _evaluate(same_acc),
+                "same_flops": _evaluate(same_cost),
             }
         )
     # FLOPs-budget sweep (the cascade curve) and ensembles.
     budgets = np.geomspace(flops.min(), flops.sum(), config.num_budgets)
-    curve = [
-        _evaluate(
-            pool, y_e, cascade.select_from_sweeps(sweeps, max_flops=float(b))[0], metric, combine
+    curve = [_evaluate(cascade.select_from_sweeps(sweeps, max_flops=float(b))[0]) for b in budgets]
+    ensembles = [
+        {**r, "members": "+".join(names[i] for i in r["members"])}
+        for r in cascade.ensemble_table(
+            eval_logits, y_e, [m["flops"] for m in pool], config.max_models
         )
-        for b in budgets
     ]
-    ensembles = _ensembles(pool, y_e, config.max_models)
     # The generic cost-aware harness: cascade curve vs the single models at equal FLOPs.
     harness = cost.compare_at_equal_cost(
         [cost.CostPoint(r["members"], r["accuracy"], r["avg_flops"]) for r in curve],
@@ -251,13 +221,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         "ensembles": ensembles,
         "harness": harness,
     }
-    with open(os.path.join(workdir, "cascades.json"), "w") as f:
-        json.dump(detail, f, indent=1)
-    _cascade_report.plot_accuracy_vs_flops(
-        detail, os.path.join(workdir, "cascade_acc_vs_flops.png"), title=config.get("title", "")
-    )
-    with open(os.path.join(workdir, "report.md"), "w") as f:
-        f.write(_cascade_report.markdown(detail))
+    if writer.active:  # process 0 only, like the writer's own files
+        with open(os.path.join(workdir, "cascades.json"), "w") as f:
+            json.dump(detail, f, indent=1)
+        _cascade_report.plot_accuracy_vs_flops(
+            detail, os.path.join(workdir, "cascade_acc_vs_flops.png"), title=config.get("title", "")
+        )
+        with open(os.path.join(workdir, "report.md"), "w") as f:
+            f.write(_cascade_report.markdown(detail))
     writer.write_results(results)
     log.info("results: %s", results)
     return results

@@ -1,7 +1,18 @@
-"""Supervised classification: any registered model on digits, CIFAR-10 or GLUE.
+"""Supervised classification (and regression): any registered model on any registered dataset.
 
-Config fields: see ``configs/classification_digits.py``. Writes ``workdir/{metrics.jsonl,
-config.json, results.json, checkpoints/}`` and resumes from the latest checkpoint.
+``config.dataset`` is a name of ``data.available_datasets()`` (digits, MNIST, CIFAR-10, GLUE, ...),
+loaded by ``data.load`` (see ``_pipeline.load_dataset``); models train on its ``train_split`` and
+report on its ``eval_split``, with uint8 images normalised by the dataset's own statistics.
+A dataset with ``info.num_classes == 1`` (GLUE STS-B) is a regression: MSE loss, 1-output head.
+Config fields: see ``configs/classification_digits.py``, ``configs/tiny_bert_glue.py``. Writes
+``workdir/{metrics.jsonl, config.json, results.json, checkpoints/}`` and resumes from the latest
+checkpoint.
+
+``results.json``: ``test_accuracy`` (classification) and ``test_loss`` (the MSE for regression),
+``num_params``, ``steps``; the dataset's metrics ``test_<metric>`` (GLUE: Matthews correlation for
+CoLA, F1 and accuracy for MRPC, accuracy for SST-2/RTE, Pearson, Spearman and MSE for STS-B); and
+the input-blind baseline, ``majority_<metric>`` (always the train split's most frequent class) or
+``train_mean_mse`` (always the train mean).
 """
 
 from __future__ import annotations
@@ -51,13 +62,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train
     writer.write_config(config)
     s = _pipeline.setup(config)
     state = train_model(s, workdir, writer)
-    metrics = _pipeline.make_evaluator(s)(train.state_variables(state))
-    results = {
-        "test_accuracy": metrics["accuracy"],
-        "test_loss": metrics["loss"],
-        "num_params": cost.count_params(state["params"]),
-        "steps": int(state["step"]),
-    }
+    variables = train.state_variables(state)
+    metrics = _pipeline.make_evaluator(s)(variables)
+    results = {f"test_{k}": v for k, v in metrics.items()}  # test_accuracy (if any), test_loss
+    results["num_params"] = cost.count_params(state["params"])
+    results["steps"] = int(state["step"])
+    # Task metrics and baselines add keys only: the evaluator's values above are kept as they are.
+    for key, value in _pipeline.task_results(s, variables).items():
+        results.setdefault(key, value)
     writer.write_results(results)
     log.info("results: %s", results)
     return state

@@ -28,10 +28,7 @@ from efficient_jax.nas.spaces import NB201_OPS
 from efficient_jax.train import MetricWriter, write_json_atomic
 
 log = logging.getLogger("efficient_jax")
-SELECTIONS = ("argmax", "perturbation")
-# NB201 cells whose edges are parameter-free (none/skip/pool) at least this often count as a
-# "collapse" (DARTS-V1 in NB201 ends at the all-skip cell, 54.30% CIFAR-10 test accuracy).
-COLLAPSE_MIN_PARAM_FREE = 4
+SELECTIONS = sn.SELECTIONS
 
 
 # ---------------------------------------------------------------- data
@@ -43,9 +40,10 @@ def load_search_data(config, seed: int) -> dict:
         images = rng.normal(size=(n, config.image_size, config.image_size, 3)).astype(np.float32)
         labels = rng.integers(0, 10, n).astype(np.int32)
     elif config.dataset == "cifar10":
-        ds = data.load_cifar10("train", config.data_dir or None)
+        dataset = data.load("cifar10", data_dir=config.data_dir or None)
+        ds = dataset.train_data
         idx = np.random.default_rng(seed).permutation(len(ds["label"]))[: config.num_images]
-        images = data.normalize_images(ds["image"][idx])
+        images = data.normalize(ds["image"][idx], dataset.info)
         labels = ds["label"][idx]
         f = 32 // config.image_size
         if f * config.image_size != 32:
@@ -64,6 +62,7 @@ def load_search_data(config, seed: int) -> dict:
 
 
 def _batch(split: dict, step: int, batch_size: int, seed: int) -> dict:
+    """Batches wrap across epochs (``data.batch_at`` drops each epoch's remainder): kept as is."""
     n = len(split["label"])
     epoch, pos = divmod(step * batch_size, n)
     perm = np.random.default_rng([seed, epoch]).permutation(n)
@@ -111,36 +110,8 @@ def make_spec(config, method: str) -> sn.SearchSpec:
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
-    sched = optax.cosine_decay_schedule(config.weight_lr, config.num_steps, 0.001 / 0.025)
-    weight_opt = optax.chain(
-        optax.clip_by_global_norm(config.grad_clip),
-        optax.add_decayed_weights(config.weight_decay),
-        optax.sgd(sched, momentum=0.9),
-    )
-    arch_opt = optax.chain(
-        optax.add_decayed_weights(config.arch_weight_decay),
-        optax.adam(config.arch_lr, b1=0.5, b2=0.999),
-    )
-    return sn.darts_optimizer(weight_opt, arch_opt)
-
-
-def make_eval_fn(model, chunk: int = 250):
-    """``eval_fn(variables, weights (n, 6, 5), batch) -> (n,)`` supernet accuracy (running BN)."""
-
-    @jax.jit
-    def correct(variables, ws, x, y):
-        logits = jax.vmap(lambda w: model.apply(variables, x, w))(ws)
-        return jnp.sum(jnp.argmax(logits, -1) == y[None], axis=-1)
-
-    def eval_fn(variables, ws, batch):
-        n = len(batch["label"])
-        tot = jnp.zeros(ws.shape[0], jnp.int32)
-        for i in range(0, n, chunk):
-            sl = slice(i, i + chunk)
-            tot = tot + correct(variables, ws, batch["image"][sl], batch["label"][sl])
-        return tot / n
-
-    return eval_fn
+    keys = ("weight_lr", "weight_decay", "grad_clip", "arch_lr", "arch_weight_decay")
+    return sn.darts_search_optimizer(num_steps=config.num_steps, **{k: config[k] for k in keys})
 
 
 def build(config, method: str) -> dict:
@@ -152,23 +123,7 @@ def build(config, method: str) -> dict:
         "opt": opt,
         "init": jax.jit(lambda k, x: sn.init_search_state(model, opt, x, key=k)),
         "step": jax.jit(sn.make_search_step(model, spec, opt)),
-        "eval": make_eval_fn(model),
-    }
-
-
-def lookup(table, cell) -> dict:
-    """The selected cell's NB201 CIFAR-10 accuracies and whether it is parameter-free-heavy."""
-    try:
-        row = table.arch.index(cell.to_str())
-    except ValueError as e:
-        raise ValueError(f"cell {cell.to_str()} is not in the NB201 table.") from e
-    n_free = sum(NB201_OPS[o] in ("none", "skip_connect", "avg_pool_3x3") for o in cell.ops)
-    return {
-        "arch": cell.to_str(),
-        "test_acc": float(table.column("test_acc_200ep")[row]),
-        "valid_acc": float(table.column("valid_acc_200ep")[row]),
-        "param_free_edges": int(n_free),
-        "collapse": bool(n_free >= COLLAPSE_MIN_PARAM_FREE),
+        "eval": sn.make_accuracy_fn(model),
     }
 
 
@@ -212,33 +167,14 @@ def search_one(config, method: str, seed: int, table, writer=None, built=None) -
         cells["perturbation"] = cell
         out["perturbation_info"] = {k: v for k, v in info.items() if k != "drops"}
     for name, cell in cells.items():
-        res = lookup(table, cell)
+        res = sn.nb201_lookup(table, cell)
         res["supernet_onehot_acc"] = float(eval_fn(sn.cell_to_mask(cell)[None])[0])
         out[name] = res
     out["seconds"] = time.time() - t0
     return out
 
 
-# ---------------------------------------------------------------- summary
-def summarize(runs: list[dict], table) -> dict:
-    res = {}
-    test = table.column("test_acc_200ep")
-    res["nb201_mean_test_acc"] = float(np.nanmean(test))
-    res["nb201_best_test_acc"] = float(np.nanmax(test))
-    for method in sorted({r["method"] for r in runs}):
-        rs = [r for r in runs if r["method"] == method]
-        for sel in SELECTIONS:
-            vals = [r[sel]["test_acc"] for r in rs if sel in r]
-            if not vals:
-                continue
-            res[f"{method}/{sel}/test_acc_mean"] = float(np.mean(vals))
-            res[f"{method}/{sel}/test_acc_std"] = float(np.std(vals))
-            res[f"{method}/{sel}/collapse_rate"] = float(np.mean([r[sel]["collapse"] for r in rs]))
-            res[f"{method}/{sel}/runs"] = len(vals)
-        res[f"{method}/seconds_mean"] = float(np.mean([r["seconds"] for r in rs]))
-    return res
-
-
+# ---------------------------------------------------------------- outputs
 def plot(runs: list[dict], path: pathlib.Path) -> None:
     import matplotlib
 
@@ -302,9 +238,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
                 {s: (r[s]["arch"], r[s]["test_acc"]) for s in SELECTIONS if s in r},
             )
             runs.append(r)
-            write_json_atomic(runs_path, runs)
-    results = summarize(runs, table)
+            if writer.active:  # process 0 writes, as the writer does
+                write_json_atomic(runs_path, runs)
+    results = sn.summarize_searches(runs, table)
     writer.write_results(results)
-    if config.get("plot", True):
+    if config.get("plot", True) and writer.active:
         plot(runs, wd / "darts_nb201.png")
     return results

@@ -5,8 +5,9 @@ for ``config.pretrain_steps`` (checkpointed under ``workdir/pretrain``, resumes)
 few-shot seed in ``config.seeds`` the trainer draws ``config.k`` training images per class and
 prunes the layers selected by ``config.rules`` with each method in ``config.methods``:
 
-* ``l1_norm``: data-free baseline, no training: L1-norm filter pruning (Li et al.) of the
-  producers for channel pruning, per-layer |w| (element-wise L1) for unstructured pruning;
+* ``l1_norm``: data-free baseline, no training (:func:`~efficient_jax.prune.l1_norm_baseline`):
+  L1-norm filter pruning (Li et al.) of the producers for channel pruning, per-layer |w|
+  (element-wise L1) for unstructured pruning;
 * ``none`` / ``cd`` / ``scd``: Algorithm 1 with Eq. 3.1 / 3.4 / 3.15 (:func:`few_shot_prune`).
 
 No fine-tuning follows (the thesis's "without fine-tuning" comparison). Each pruned model is
@@ -69,30 +70,6 @@ def _rules(config) -> list[tuple[str, float]]:
     for regex, value in rules:
         prune.check_sparsity(value, f"sparsity of rule {regex!r}")
     return rules
-
-
-def _l1_baseline(model, variables, images, rules, structure):
-    layers = prune.model_layers(model, variables, images)
-    chosen = prune.select_layers(layers, rules)
-    if structure == "unstructured":
-        masks = prune.layerwise_magnitude_masks(
-            variables["params"], rules=[(f"^{p}/kernel$", s) for p, s in chosen.items()]
-        )
-    else:
-        groups = prune.channel_groups(model, variables, images, list(chosen))
-        sparsities = set(chosen.values())
-        masks = None
-        for sp in sparsities:  # One call per distinct sparsity; merge the mask trees.
-            pairs = {g.consumer: g.producer for g in groups if chosen[g.consumer] == sp}
-            m = prune.l1_norm_channel_masks(variables["params"], pairs, sp)
-            masks = (
-                m
-                if masks is None
-                else jax.tree.map(
-                    lambda a, b: a if b is None else b, masks, m, is_leaf=lambda x: x is None
-                )
-            )
-    return {**variables, "params": prune.apply_masks(variables["params"], masks)}, masks
 
 
 def _export_figures(model, teacher, student, masks, images, chosen, batch: int) -> dict:
@@ -173,7 +150,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 continue
             t0 = time.perf_counter()
             if method == "l1_norm":
-                student, masks = _l1_baseline(s.model, teacher, images, rules, config.structure)
+                student, masks = prune.l1_norm_baseline(
+                    s.model, teacher, images, rules, config.structure
+                )
             else:
                 cfg = dataclasses.replace(layer_config, method=method)
 
@@ -204,7 +183,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                         s.model, teacher, student, masks, images, chosen, config.latency_batch
                     )
                 )
-            train.write_json_atomic(partial_path, done)
+            if writer.active:  # process 0 writes, as the writer does
+                train.write_json_atomic(partial_path, done)
     for method in methods:
         for key in ("top1", "top1_bn"):
             accs = [done[f"{method}/seed{seed}"].get(key) for seed in config.seeds]

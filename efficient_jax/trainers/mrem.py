@@ -37,9 +37,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from efficient_jax import data, distill, ptq, quant, train
-from efficient_jax.trainers import _pipeline
-from efficient_jax.trainers.qat import load_float_variables
+from efficient_jax import data, distill, ptq, qat, train
+from efficient_jax.trainers import _float, _pipeline
 
 log = logging.getLogger("efficient_jax")
 
@@ -73,7 +72,7 @@ def _float_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     return cfg
 
 
-def validate(config: ml_collections.ConfigDict) -> tuple[ptq.ReconConfig, list[quant.QuantRule]]:
+def validate(config: ml_collections.ConfigDict) -> tuple[ptq.ReconConfig, list[qat.QuantRule]]:
     """Checks the method, bits, module count, calibration size and devices before any work."""
     if config.method not in METHODS:
         raise ValueError(f"Unknown config.method {config.method!r}; valid: {list(METHODS)}.")
@@ -101,7 +100,7 @@ def validate(config: ml_collections.ConfigDict) -> tuple[ptq.ReconConfig, list[q
 
 def _qat(config, s, qmodel, float_vars, qat_params, writer) -> tuple[dict, dict[str, Any]]:
     """QAT with KD (logits + hidden states) on the training set; returns (qat_params, info)."""
-    keys = ("params", quant.QUANT)
+    keys = ("params", qat.QUANT)
     trainable = jax.tree.map(jnp.copy, {k: qat_params[k] for k in keys})
     frozen = {k: v for k, v in qat_params.items() if k not in keys}
     steps = int(config.qat_steps)
@@ -143,7 +142,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = train.MetricWriter(workdir)
     writer.write_config(config)
     s = _pipeline.setup(config)
-    float_vars = load_float_variables(config, s, workdir)
+    float_vars = _float.float_variables(config, workdir)
     float_vars = {"params": float_vars["params"]}
     results: dict[str, Any] = {
         "float_accuracy": _pipeline.make_evaluator(s)(float_vars)["accuracy"]
@@ -157,7 +156,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         {k: v[i : i + config.eval_batch_size] for k, v in calib.items()}
         for i in range(0, config.calib_size, config.eval_batch_size)
     ]
-    qat_params, qmodel = quant.prepare(s.model, float_vars, rules, chunks)
+    qat_params, qmodel = qat.prepare(s.model, float_vars, rules, chunks)
     results["rtn_time_s"] = time.perf_counter() - start
     evaluate_q = _pipeline.make_evaluator(s, apply_fn=qmodel)
     results["rtn_accuracy"] = evaluate_q(qat_params)["accuracy"]

@@ -23,7 +23,6 @@ from efficient_jax.nas.predictors import MLPPredictor
 from efficient_jax.train import MetricWriter, Progress, write_json_atomic
 
 log = logging.getLogger("efficient_jax")
-METHODS = ("random", "evolution", "local", "weaknas", "nars", "bo")
 
 
 # ---------------------------------------------------------------- benchmark
@@ -62,24 +61,27 @@ def _predictor(config):
     )
 
 
-def make_searcher(name, pool, config):
+def searcher_options(name, config):
+    """The options of searcher ``name`` set by the config (the others keep their defaults)."""
     w = config.weaknas
-    if name == "random":
-        return search.RandomSearch(pool, batch=config.random_batch)
-    if name == "evolution":
-        return search.RegularizedEvolution(pool, population=10, sample=3)
-    if name == "local":
-        return search.LocalSearch(pool)
-    if name == "weaknas":
-        return search.WeakNAS(
-            pool, predictor=_predictor(config), m0=w.m0, m=w.m, top_n=w.top_n, sampling=w.sampling
-        )
-    if name == "nars":
-        n = config.nars
-        return search.NARS(pool, n_nbr=n.n_nbr, distance=n.distance, aggregation=n.aggregation)
-    if name == "bo":
-        return search.BayesOpt(pool)
-    raise ValueError(f"Unknown method {name!r}; valid: {METHODS}.")
+    options = {
+        "random": lambda: dict(batch=config.random_batch),
+        "evolution": lambda: dict(population=10, sample=3),
+        "weaknas": lambda: dict(
+            predictor=_predictor(config), m0=w.m0, m=w.m, top_n=w.top_n, sampling=w.sampling
+        ),
+        "nars": lambda: dict(
+            n_nbr=config.nars.n_nbr,
+            distance=config.nars.distance,
+            aggregation=config.nars.aggregation,
+        ),
+    }
+    return options.get(name, dict)()
+
+
+def make_searcher(name, pool, config):
+    """The searcher registered as ``name`` (``search.available_searchers()``), configured."""
+    return search.make_searcher(name, pool, **searcher_options(name, config))
 
 
 # ---------------------------------------------------------------- scoring
@@ -139,6 +141,9 @@ def write_pareto(done, oracle, path):
 
 # ---------------------------------------------------------------- main
 def train_and_evaluate(config, workdir):
+    unknown = [m for m in config.methods if m not in search.SEARCHERS]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {unknown}; valid: {search.available_searchers()}.")
     workdir = pathlib.Path(workdir)
     writer = MetricWriter(workdir)
     writer.write_config(config)

@@ -1,9 +1,9 @@
 """Post-training quantization and quantization-aware training (QAT), optionally with distillation.
 
 Pipeline: float model (pretrained PyTorch ResNet weights, a finished float run, or trained here)
-→ calibrated fake-quant model (``quant.prepare``; its accuracy is the PTQ number) → QAT for
+→ calibrated fake-quant model (``qat.prepare``; its accuracy is the PTQ number) → QAT for
 ``num_steps`` (latent weights and learnable quantizer leaves trained together through the STEs; with
-``kd_alpha > 0`` the float model is the teacher) → ``quant.convert`` to packed QArrays and the
+``kd_alpha > 0`` the float model is the teacher) → ``qat.convert`` to packed QArrays and the
 integer serving forward, whose accuracy and bytes are reported.
 
 Writes ``results.json`` with ``float_accuracy``, ``ptq_accuracy``, ``qat_accuracy``,
@@ -13,78 +13,31 @@ Writes ``results.json`` with ``float_accuracy``, ``ptq_accuracy``, ``qat_accurac
 
 from __future__ import annotations
 
-import json
 import logging
-import pathlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 
-from efficient_jax import cost, data, distill, models, parallel, quant, train
-from efficient_jax.quant import QUANT, STATS
-from efficient_jax.trainers import _pipeline
-from efficient_jax.trainers.classification import train_model
+from efficient_jax import cost, distill, parallel, qat, train
+from efficient_jax.qat import QUANT, STATS
+from efficient_jax.trainers import _float, _pipeline
 
 log = logging.getLogger("efficient_jax")
 
 
-def load_float_variables(
-    config: ml_collections.ConfigDict, s: _pipeline.Setup, workdir: str
-) -> dict[str, Any]:
-    """The float model: ``init_from_pytorch`` > ``float_workdir`` > trained here for
-    ``float_steps`` steps (in ``workdir/float``, resumable)."""
-    if config.get("init_from_pytorch"):
-        path = _pipeline.resolve_path(config, config.init_from_pytorch)
-        _, variables = models.load_pytorch_resnet(path)
-        return variables
-    if config.get("float_workdir"):
-        fdir = pathlib.Path(config.float_workdir)
-        cfg_file = fdir / "config.json"
-        if not cfg_file.exists():
-            raise FileNotFoundError(
-                f"float_workdir {fdir} has no config.json; run the float config there first."
-            )
-        fconfig = ml_collections.ConfigDict(json.loads(cfg_file.read_text()))
-        fsetup = _pipeline.setup(fconfig)
-        ckpt = train.Checkpointer(fdir / "checkpoints")
-        state, step = ckpt.maybe_restore(_pipeline.init_state(fsetup))
-        ckpt.close()
-        if step is None:
-            raise FileNotFoundError(f"No checkpoint in {fdir / 'checkpoints'} to start from.")
-        return jax.device_get(train.state_variables(state))
-    if not config.get("float_steps"):
-        raise ValueError("No float model: set init_from_pytorch, float_workdir or float_steps > 0.")
-    fconfig = ml_collections.ConfigDict(config.to_dict())
-    fconfig.num_steps = config.float_steps
-    fsetup = _pipeline.setup(fconfig)
-    writer = train.MetricWriter(f"{workdir}/float")
-    state = train_model(fsetup, f"{workdir}/float", writer)
-    return jax.device_get(train.state_variables(state))
-
-
-def quant_rules(config: ml_collections.ConfigDict) -> list[quant.QuantRule]:
+def quant_rules(config: ml_collections.ConfigDict) -> list[qat.QuantRule]:
     """Rules from ``config.quant``: ``preset``, ``keep_8bit_regex``, ``rowwise_embedding_regex``."""
     q = config.quant
-    return quant.preset_rules(
+    return qat.preset_rules(
         q.preset,
         keep_8bit_regex=q.get("keep_8bit_regex") or None,
         rowwise_embedding_regex=q.get("rowwise_embedding_regex") or None,
     )
 
 
-def _calibration_batches(s: _pipeline.Setup, n: int) -> list[dict[str, Any]]:
-    if n <= 0:
-        raise ValueError(f"config.calib_batches must be positive; got {n}.")
-    out = []
-    for i in range(n):
-        host = data.batch_at(s.train_data, i, s.config.batch_size, seed=s.config.seed + 7)
-        out.append(s.preprocess(jax.tree.map(jnp.asarray, host), None))
-    return out
-
-
-def _trainable_apply(qmodel: quant.QuantizedModel, stats: Any):
+def _trainable_apply(qmodel: qat.QuantizedModel, stats: Any):
     """``apply(variables, ...)`` where ``variables["params"] = {"params", "quant"}``."""
 
     def apply(variables, *args, **kwargs):
@@ -115,14 +68,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = train.MetricWriter(workdir)
     writer.write_config(config)
     s = _pipeline.setup(config)
-    float_vars = load_float_variables(config, s, workdir)
+    float_vars = _float.float_variables(config, workdir)
     evaluate = _pipeline.make_evaluator(s)
     results: dict[str, float] = {"float_accuracy": evaluate(float_vars)["accuracy"]}
     log.info("float accuracy %.4f", results["float_accuracy"])
 
     # Calibrated fake-quant model = post-training quantization.
-    calib = _calibration_batches(s, config.calib_batches)
-    qat_params, qmodel = quant.prepare(s.model, float_vars, rules, calib)
+    calib = _float.calibration_batches(s, config.calib_batches)
+    qat_params, qmodel = qat.prepare(s.model, float_vars, rules, calib)
     evaluate_q = _pipeline.make_evaluator(s, apply_fn=qmodel)
     results["ptq_accuracy"] = evaluate_q(qat_params)["accuracy"]
     log.info("PTQ (%s) accuracy %.4f", config.quant.preset, results["ptq_accuracy"])
@@ -180,7 +133,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     results["qat_accuracy"] = evaluate_q(qat_params)["accuracy"]
 
     # Packed serving model.
-    serving_params, serve = quant.convert(qat_params, rules, model=qmodel)
+    serving_params, serve = qat.convert(qat_params, rules, model=qmodel)
     results["serving_accuracy"] = _pipeline.make_evaluator(s, apply_fn=serve)(serving_params)[
         "accuracy"
     ]

@@ -1,20 +1,17 @@
 """Zero-cost proxy scoring of NAS-Bench-201 cells through the masked NB201 supernet.
 
-One NB201 supernet (C=16, N=5, as NASLib) at PyTorch's default initialisation (NASLib's; one
-draw shared by all cells, or one per cell with ``init_per_cell``), one batch of CIFAR-10 training
-images; the proxies are compiled once and run over the cells' one-hot masks with ``vmap`` over
-the mixed supernet. ``synflow`` (float64, one all-ones image) runs alone; with ``one_pass`` the
-batch-64 proxies run together in one compiled pass, so those that share a forward/backward pass
-(``snip``, ``plain``, ``grad_norm``) pay for it once. Every ``checkpoint_every`` cells the scores
-so far are saved with orbax (``workdir/checkpoints/<group>``) and a restarted run resumes there.
-Writes ``scores.csv`` (one column per proxy), ``results.json`` (Kendall τ / Spearman ρ per proxy,
-NASLib's τ on the same cells, seconds per architecture of the pass that computed it) and
-``proxies_tau.png``.
+NASLib's protocol (:func:`efficient_jax.nas.proxies.score_nb201_cells`): one NB201 supernet
+(C=16, N=5) at PyTorch's default initialisation (one draw shared by all cells, or one per cell
+with ``init_per_cell``), one batch of CIFAR-10 training images, the proxies compiled once per
+group (:func:`~efficient_jax.nas.proxies.proxy_groups`; ``one_pass``). Every ``checkpoint_every``
+cells the scores so far are saved with orbax (``workdir/checkpoints/<group>``) and a restarted
+run resumes there. Writes ``scores.csv`` (one column per proxy), ``results.json`` (Kendall τ /
+Spearman ρ per proxy, NASLib's τ on the same cells, seconds per architecture of the pass that
+computed it), ``proxies_tau.png`` and ``proxies_scatter.png``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
@@ -30,14 +27,12 @@ import numpy as np
 from efficient_jax import data
 from efficient_jax.nas import proxies
 from efficient_jax.nas.benchmarks import load_nb201
-from efficient_jax.nas.proxies._nb201 import NB201_NWOT
 from efficient_jax.nas.spaces import NB201Cell
 from efficient_jax.nas.supernet import NB201Supernet, cells_to_masks
-from efficient_jax.train import Checkpointer
+from efficient_jax.train import Checkpointer, MetricWriter
 from efficient_jax.trainers import _plots  # noqa: F401  (matplotlib backend setup)
 
 log = logging.getLogger("efficient_jax")
-_PROXY_KWARGS = {"nwot": NB201_NWOT}
 
 
 def load_cells(config) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
@@ -73,18 +68,10 @@ def load_cells(config) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
 
 
 def _batch(config) -> dict[str, jax.Array]:
-    train = data.get_dataset("cifar10", "train", config.get("data_dir") or None)
-    b = data.batch_at(train, 0, config.batch_size, seed=config.seed)
-    image = data.normalize_images(jnp.asarray(b["image"]), data.CIFAR10_MEAN, data.CIFAR10_STD)
+    ds = data.load("cifar10", data_dir=config.get("data_dir") or None)
+    b = data.batch_at(ds.train_data, 0, config.batch_size, seed=config.seed)
+    image = data.normalize(jnp.asarray(b["image"]), ds.info)
     return {"image": image, "label": jnp.asarray(b["label"])}
-
-
-def _groups(config) -> list[tuple[str, ...]]:
-    rest = tuple(p for p in config.proxies if p != "synflow")
-    groups = [("synflow",)] if "synflow" in config.proxies else []
-    if config.get("one_pass", True):
-        return groups + ([rest] if rest else [])
-    return groups + [(p,) for p in rest]
 
 
 def scores_checkpointer(workdir: str, group: tuple[str, ...]) -> Checkpointer:
@@ -101,38 +88,11 @@ def scores_template(group: tuple[str, ...], n: int, cells_crc=0) -> dict:
     }
 
 
-def init_supernet(net: NB201Supernet, config, batch) -> dict:
-    """The supernet variables; NASLib's (PyTorch's default) weights if ``init == "torch"``."""
-    key = jax.random.key(config.seed)
-    variables = net.init(key, batch["image"][:1], jnp.full((6, 5), 0.2))
-    if _init_kind(config) == "torch":
-        params = proxies.torch_default_init(variables["params"], jax.random.fold_in(key, 1))
-        variables = {**variables, "params": params}
-    return variables
-
-
 def _init_kind(config) -> str:
     init = config.get("init", "torch")
-    if init not in ("torch", "flax"):
+    if init not in proxies.INITS:
         raise ValueError(f"config.init must be 'torch' or 'flax', got {init!r}.")
     return init
-
-
-def per_cell_init(net: NB201Supernet, config, batch, masks: np.ndarray):
-    """``(params, i) -> params``: an independent initialisation for each cell, as NASLib (which
-    builds every architecture afresh) scores them. The key is folded with a cell id (the base-5
-    number of its six ops), so a cell gets the same weights in every run and subset."""
-    key = jax.random.fold_in(jax.random.key(config.seed), 2)
-    cell_ids = jnp.asarray(masks.argmax(-1) @ (5 ** np.arange(masks.shape[1])), jnp.int32)
-    x1, uniform = batch["image"][:1], jnp.full((6, 5), 0.2)
-
-    def params_fn(params, i):
-        k = jax.random.fold_in(key, cell_ids[i])
-        if _init_kind(config) == "torch":
-            return proxies.torch_default_init(params, k)
-        return net.init(k, x1, uniform)["params"]
-
-    return params_fn
 
 
 # settings besides the cell set that change the scores (the cell set has its own fingerprint)
@@ -140,8 +100,7 @@ SCORE_SETTINGS = ("seed", "batch_size", "channels", "cells_per_stage", "init", "
 
 
 def _check_settings(directory, config, resumed: bool) -> None:
-    """Refuses to resume scores computed with other settings (``settings.json`` by the
-    checkpoints; checkpoints from before it existed are accepted)."""
+    """Refuses to resume scores of other settings (``settings.json``; older checkpoints pass)."""
     path = os.path.join(directory, "settings.json")
     settings = {k: config.get(k) for k in SCORE_SETTINGS}
     if resumed and os.path.exists(path):
@@ -159,15 +118,11 @@ def _check_settings(directory, config, resumed: bool) -> None:
 
 def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.ndarray], dict]:
     """Scores one group of proxies over all masks, resuming from its latest checkpoint."""
-    net = NB201Supernet(10, config.channels, config.cells_per_stage)
-    variables = init_supernet(net, config, batch)
-    apply_fn = proxies.supernet_apply_fn(net, variables["batch_stats"])
     n = masks.shape[0]
     ckpt = scores_checkpointer(workdir, group)
     cells_crc = np.asarray(zlib.crc32(masks.argmax(-1).astype(np.int8).tobytes()), np.int64)
-    template = scores_template(group, n, cells_crc)
     try:
-        state, step = ckpt.maybe_restore(template)
+        state, step = ckpt.maybe_restore(scores_template(group, n, cells_crc))
     except Exception as e:  # orbax: shape/structure mismatch with the template
         raise ValueError(
             f"The checkpoint in {ckpt.directory} does not match this run ({n} cells, proxies "
@@ -183,36 +138,26 @@ def _score_group(group, config, masks, batch, workdir) -> tuple[dict[str, np.nda
     if step is not None:
         resume = (int(state["done"]), {p: np.asarray(v) for p, v in state["scores"].items()})
         log.info("%s: resuming after %d of %d cells", "+".join(group), resume[0], n)
-    every = max(int(config.get("checkpoint_every", 1024)), 1)
-    last = [resume[0] if resume else 0]
 
-    def on_chunk(done, scores):
-        if done - last[0] >= every or done == n:
-            copy = {p: np.array(v) for p, v in scores.items()}  # saved asynchronously
-            state = {"cells_crc": cells_crc, "done": np.asarray(done, np.int64), "scores": copy}
-            ckpt.save(done, state, force=True)
-            last[0] = done
+    def save(done, scores):  # saved asynchronously: scores is the library's copy
+        state = {"cells_crc": cells_crc, "done": np.asarray(done, np.int64), "scores": scores}
+        ckpt.save(done, state, force=True)
 
-    synflow_only = group == ("synflow",)
-    ctx = jax.enable_x64(True) if synflow_only else contextlib.nullcontext()
-    st: dict[str, float] = {}
-    with ctx:
-        s = proxies.score_cells(
-            list(group),
-            apply_fn,
-            variables["params"],
-            batch,
-            masks,
-            chunk_size=config.synflow_chunk_size if synflow_only else config.chunk_size,
-            progress=config.progress,
-            proxy_kwargs={p: _PROXY_KWARGS[p] for p in group if p in _PROXY_KWARGS},
-            stats_out=st,
-            resume=resume,
-            on_chunk=on_chunk,
-            params_fn=per_cell_init(net, config, batch, masks)
-            if config.get("init_per_cell")
-            else None,
-        )
+    s, st = proxies.score_nb201_cells(
+        group,
+        NB201Supernet(10, config.channels, config.cells_per_stage),
+        batch,
+        masks,
+        key=jax.random.key(config.seed),
+        init=_init_kind(config),
+        init_per_cell=bool(config.get("init_per_cell")),
+        chunk_size=config.chunk_size,
+        synflow_chunk_size=config.synflow_chunk_size,
+        progress=config.progress,
+        resume=resume,
+        checkpoint_fn=save,
+        checkpoint_every=config.get("checkpoint_every", 1024),
+    )
     ckpt.close()
     return s, st
 
@@ -221,50 +166,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     for name in config.proxies:
         proxies.get_proxy(name)  # unknown names fail here, before any work
     _init_kind(config)  # an unknown initialisation fails here too
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2))
+    writer = MetricWriter(workdir)
+    writer.write_config(config)
     archs, acc, ref = load_cells(config)
     masks = np.asarray(cells_to_masks([NB201Cell.from_str(a) for a in archs]))
     batch = _batch(config)
     results: dict[str, float] = {"num_cells": float(len(archs))}
     scores: dict[str, np.ndarray] = {}
-    for group in _groups(config):
+    for group in proxies.proxy_groups(config.proxies, one_pass=config.get("one_pass", True)):
         t0 = time.time()
         group_scores, st = _score_group(group, config, masks, batch, workdir)
         for name in group:
-            s = group_scores[name]
-            scores[name] = s
-            corr = proxies.rank_correlation(s, acc)
-            results[f"{name}_kendall_tau"] = corr["kendall_tau"]
-            results[f"{name}_spearman"] = corr["spearman"]
-            results[f"{name}_per_arch_s"] = st["per_arch_s"]
-            results[f"{name}_compile_s"] = st["compile_s"]
-            results[f"{name}_total_s"] = time.time() - t0
-            results[f"{name}_pass_size"] = float(len(group))
-            if name in ref:
-                nas = proxies.rank_correlation(ref[name], acc)
-                results[f"{name}_naslib_kendall_tau"] = nas["kendall_tau"]
-                results[f"{name}_vs_naslib_kendall_tau"] = proxies.rank_correlation(s, ref[name])[
-                    "kendall_tau"
-                ]
+            scores[name] = s = group_scores[name]
+            figures = proxies.proxy_correlations(s, acc, ref.get(name))
+            figures.update(per_arch_s=st["per_arch_s"], compile_s=st["compile_s"])
+            figures.update(total_s=time.time() - t0, pass_size=float(len(group)))
+            for k, v in figures.items():  # NASLib's scores of the sample are the reference
+                results[f"{name}_{k.replace('reference', 'naslib')}"] = v
             log.info("%s: %s", name, {k: v for k, v in results.items() if k.startswith(name)})
-        _write(workdir, archs, acc, scores, results)
-    _plot(workdir, results, config.proxies)
-    _plot_scatter(workdir, acc, scores, results)
+        _write(writer, archs, acc, scores, results)
+    if writer.active:
+        _plot(workdir, results, config.proxies)
+        _plot_scatter(workdir, acc, scores, results)
     return results
 
 
-def _write(workdir, archs, acc, scores, results) -> None:
-    with open(os.path.join(workdir, "scores.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["arch_str", "accuracy", *scores])
-        for i, a in enumerate(archs):
-            w.writerow([a, acc[i], *(float(v[i]) for v in scores.values())])
-    tmp = os.path.join(workdir, "results.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(workdir, "results.json"))
+def _write(writer, archs, acc, scores, results) -> None:
+    """``scores.csv`` and ``results.json``, by process 0 only."""
+    if writer.active:
+        with open(writer.workdir / "scores.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["arch_str", "accuracy", *scores])
+            for i, a in enumerate(archs):
+                w.writerow([a, acc[i], *(float(v[i]) for v in scores.values())])
+    writer.write_results(results)
 
 
 def _plot(workdir, results, names) -> None:

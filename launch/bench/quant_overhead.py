@@ -31,8 +31,10 @@ printed last.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
+import math
 import os
 import re
 import sys
@@ -45,12 +47,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from efficient_jax import cost, train
+from efficient_jax import cost, quant, train
 from efficient_jax.models import get_model
-from efficient_jax.quant._intercept import QUANT, STATS
-from efficient_jax.quant._model import QuantizedModel, prepare
-from efficient_jax.quant._presets import preset_rules
-from efficient_jax.quant._rules import QuantRule
+from efficient_jax.qat import QUANT, STATS, QuantizedModel, QuantRule, prepare, preset_rules
 
 PRESETS = ("w8a8", "lsq_w4a4")
 # "<preset>_kernels": the preset with embeddings kept float, the scope qwix quantizes (matmul and
@@ -129,9 +128,17 @@ def method_rules(method: str) -> list[QuantRule]:
 
 
 def build_steps(
-    name: str, batch_size: int, methods: tuple[str, ...], *, vocab_size: int = 30522
+    name: str,
+    batch_size: int,
+    methods: tuple[str, ...],
+    *,
+    vocab_size: int = 30522,
+    rules_of: Callable[[str], list[QuantRule]] = method_rules,
 ) -> tuple[dict[str, tuple[Callable[..., Any], Any]], dict[str, Any]]:
-    """``({method: (jitted step, state)}, batch)`` for the methods of one model."""
+    """``({method: (jitted step, state)}, batch)`` for the methods of one model.
+
+    ``rules_of(method)`` gives the rules of each of our methods (default :func:`method_rules`).
+    """
     model, variables, batch = model_and_batch(name, batch_size, vocab_size=vocab_size)
     tx = optax.sgd(0.01, momentum=0.9)
     steps: dict[str, tuple[Callable[..., Any], Any]] = {}
@@ -142,7 +149,7 @@ def build_steps(
         if method == "float":
             apply, state = model, _state(variables["params"], variables, tx)
         elif method in OURS:
-            qat, qmodel = prepare(model, variables, method_rules(method), [batch])
+            qat, qmodel = prepare(model, variables, rules_of(method), [batch])
             apply = trainable_apply(qmodel, qat[STATS])
             state = _state({"params": qat["params"], QUANT: qat[QUANT]}, variables, tx)
         elif method == "qwix_int8":
@@ -156,16 +163,22 @@ def build_steps(
     return steps, batch
 
 
-def _lsq_variant(kind: str) -> Callable[..., Any]:
-    """``_learned._lsq`` with another backward: ``"mul"`` computes ``v = x * (1 / s)`` (as the
-    forward's ``encode``) instead of ``x / s``; ``"nostep"`` returns a zero step gradient (an
-    ablation bound: the cost of LSQ's step-size gradient, not a usable quantizer)."""
-    from efficient_jax.quant._common import sum_to_shape
-    from efficient_jax.quant._grid import decode, encode
+def _sum_to_shape(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    lead = t.ndim - len(shape)
+    t = t.sum(axis=tuple(range(lead))) if lead else t
+    axes = tuple(i for i, (a, b) in enumerate(zip(t.shape, shape)) if b == 1 and a != 1)
+    return t.sum(axis=axes, keepdims=True).reshape(shape) if axes else t.reshape(shape)
+
+
+def lsq_variant(kind: str) -> quant.QuantizerSpec:
+    """The ``"lsq"`` quantizer (symmetric) with another backward, as a quantizer spec named
+    ``lsq_<kind>``: ``"mulbwd"`` computes ``v = x * (1 / s)`` (as the forward's ``encode``)
+    instead of ``x / s``; ``"nostepgrad"`` returns a zero step gradient (an ablation bound: the
+    cost of LSQ's step-size gradient, not a usable quantizer)."""
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
     def lsq(x, step, qn, qp, grad_scale):
-        return decode(encode(x, step, None, qn, qp), step, None)
+        return quant.decode(quant.encode(x, step, None, qn, qp), step, None)
 
     def fwd(x, step, qn, qp, grad_scale):
         return lsq(x, step, qn, qp, grad_scale), (x, step)
@@ -175,31 +188,54 @@ def _lsq_variant(kind: str) -> Callable[..., Any]:
         v = x * (1 / step)
         small, big = v < qn, v > qp
         gx = jnp.where(small | big, jnp.zeros_like(g), g)
-        if kind == "nostep":
+        if kind == "nostepgrad":
             return gx, jnp.zeros_like(step)
         dstep = jnp.where(small, qn, jnp.where(big, qp, jnp.round(v) - v))
-        return gx, sum_to_shape(dstep * g * grad_scale, step.shape)
+        return gx, _sum_to_shape(dstep * g * grad_scale, step.shape)
 
     lsq.defvjp(fwd, bwd)
-    return jax.jit(lsq, static_argnums=(2, 3, 4))
+    core = jax.jit(lsq, static_argnums=(2, 3, 4))
+
+    def apply(x, params, *, bits, symmetric=True, **options):
+        if not symmetric:
+            raise ValueError("The LSQ ablation variants are symmetric only.")
+        x, step = jnp.asarray(x), jnp.asarray(params["step"])
+        cdt = jnp.promote_types(x.dtype, jnp.float32)
+        qn, qp = quant.qrange(bits, symmetric=True)
+        s = jnp.maximum(jnp.abs(step.astype(cdt)), quant.EPS)  # as lsq_quantize
+        grad_scale = 1.0 / math.sqrt(x.size // step.size * qp)
+        return core(x.astype(cdt), s, qn, qp, grad_scale).astype(x.dtype)
+
+    lsq_spec = quant.get_quantizer("lsq")
+    return dataclasses.replace(lsq_spec, name=f"lsq_{kind}", apply=apply, reference="ablation")
 
 
 def lsq_ablation_steps(
     name: str, batch_size: int, *, vocab_size: int = 30522
 ) -> dict[str, tuple[Callable[..., Any], Any]]:
-    """LSQ W4A4 train steps traced with :func:`_lsq_variant` backwards (diagnosis only)."""
-    from efficient_jax.quant import _learned
-
+    """LSQ W4A4 train steps with :func:`lsq_variant` quantizers (diagnosis only), registered in
+    :data:`efficient_jax.quant.QUANTIZERS` as ``lsq_mulbwd`` / ``lsq_nostepgrad``."""
     out = {}
-    original = _learned._lsq_jit
-    try:
-        for kind, label in (("mul", "lsq_w4a4_mulbwd"), ("nostep", "lsq_w4a4_nostepgrad")):
-            _learned._lsq_jit = _lsq_variant(kind)
-            steps, batch = build_steps(name, batch_size, ("lsq_w4a4",), vocab_size=vocab_size)
-            fn, state = steps["lsq_w4a4"]
-            out[label] = (fn.lower(state, batch).compile(), state)  # traced under the patch
-    finally:
-        _learned._lsq_jit = original
+    for kind in ("mulbwd", "nostepgrad"):
+        spec = lsq_variant(kind)
+        if spec.name not in quant.QUANTIZERS:
+            quant.register_quantizer(spec)
+        rules = [
+            dataclasses.replace(
+                r,
+                weight=spec.name if r.weight == "lsq" else r.weight,
+                act=spec.name if r.act == "lsq" else r.act,
+            )
+            for r in preset_rules("lsq_w4a4")
+        ]
+        steps, _ = build_steps(
+            name,
+            batch_size,
+            ("lsq_w4a4",),
+            vocab_size=vocab_size,
+            rules_of=lambda m, rules=rules: rules,
+        )
+        out[f"lsq_w4a4_{kind}"] = steps["lsq_w4a4"]
     return out
 
 

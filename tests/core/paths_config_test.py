@@ -41,3 +41,14 @@ def test_registry_unknown_name():
         reg.get("b")
     with pytest.raises(ValueError, match="already registered"):
         reg.register("a")(2)
+
+
+def test_registry_reads_like_a_mapping():
+    reg = core.Registry("thing")
+    assert reg.register("b", 2) == 2 and reg.register("a")(1) == 1
+    assert reg.names() == list(reg) == ["b", "a"] and len(reg) == 2
+    assert reg["a"] == 1 and dict(reg.items()) == {"b": 2, "a": 1} and "b" in reg
+    with pytest.raises(ValueError, match="Unknown thing 'c'; valid: \\['a', 'b'\\]"):
+        reg["c"]
+    with pytest.raises(ValueError, match="non-empty string"):
+        reg.register("", 3)

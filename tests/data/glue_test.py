@@ -1,9 +1,17 @@
-"""Tests for GLUE TSV readers and load_glue (tiny files in tmp_path, and the real SST-2 dev)."""
+"""Tests for GLUE TSV readers and load_glue (tiny files in tmp_path, and the real GLUE tasks)."""
 
 import numpy as np
 import pytest
 
-from efficient_jax.data import GLUE_LABELS, GLUE_TASKS, DataNotFoundError, load_glue, read_glue_tsv
+from efficient_jax import data
+from efficient_jax.data import (
+    GLUE_LABELS,
+    GLUE_METRICS,
+    GLUE_TASKS,
+    DataNotFoundError,
+    load_glue,
+    read_glue_tsv,
+)
 
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "bad", "film", "very", "##s"]
 
@@ -174,3 +182,89 @@ def test_real_sst2_dev(data_dir):
     # "it 's a charming ..." -> it ' s a charming
     assert ds["input_ids"][0, 1:6].tolist() == [2009, 1005, 1055, 1037, 11951]
     assert ds["label"].tolist() == rows["label"][:8].tolist()
+
+
+MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+
+
+def test_mrpc_byte_order_mark_keeps_labels(tmp_path):
+    """Issue 18 bug 2: MRPC's files start with a BOM; the label column must still be found."""
+    p = tmp_path / "train.tsv"
+    p.write_text(f"{MRPC_HEADER}\n1\t1\t2\tA b.\tA B.\n0\t3\t4\tC.\tD.\n", encoding="utf-8-sig")
+    assert p.read_bytes()[:3] == b"\xef\xbb\xbf"
+    rows = read_glue_tsv(p, "mrpc")
+    assert rows["label"] is not None and rows["label"].tolist() == [1, 0]
+    assert rows["sentence_a"] == ["A b.", "C."] and rows["sentence_b"] == ["A B.", "D."]
+
+
+def test_labelled_file_without_label_column_is_an_error(tmp_path):
+    """Never a silent label-less split: the error names the file, the columns and the column."""
+    p = _write(tmp_path / "train.tsv", ["\ufeffQuality2\t#1 ID\t#2 ID\t#1 String\t#2 String"])
+    with pytest.raises(ValueError) as e:
+        read_glue_tsv(p, "mrpc")
+    msg = str(e.value)
+    assert str(p) in msg and "'Quality'" in msg and "'#1 String'" in msg and "Quality2" in msg
+    dev = _write(tmp_path / "dev.tsv", ["index\tsentence1\tsentence2", "0\tP.\tH."])
+    with pytest.raises(ValueError, match="no RTE label column 'label'"):
+        read_glue_tsv(dev, "rte")
+    assert read_glue_tsv(dev, "rte", labelled=False)["label"] is None  # explicit: fine
+    test = _write(tmp_path / "test_matched.tsv", ["index\tsentence1\tsentence2", "0\tP.\tH."])
+    assert read_glue_tsv(test, "mnli")["label"] is None  # test files may lack labels
+
+
+def test_load_glue_dev_without_labels_fails_at_load(tmp_path):
+    root = _tiny_data_dir(tmp_path / "data")
+    _write(root / "glue" / "MRPC" / "dev.tsv", ["#1 String\t#2 String", "good\tbad"])
+    with pytest.raises(ValueError, match="MRPC label column 'Quality'"):
+        load_glue("mrpc", "dev", root, max_length=8)
+    _write(root / "glue" / "MRPC" / "test.tsv", ["index\t#1 String\t#2 String", "0\tgood\tbad"])
+    assert "label" not in load_glue("mrpc", "test", root, max_length=8)
+
+
+def test_rte_string_labels_and_task_metrics(tmp_path):
+    p = _write(
+        tmp_path / "dev.tsv",
+        [
+            "index\tsentence1\tsentence2\tlabel",
+            "0\tA.\tB.\tnot_entailment",
+            "1\tC.\tD.\tentailment",
+        ],
+    )
+    assert GLUE_LABELS["rte"] == ("entailment", "not_entailment")
+    assert read_glue_tsv(p, "rte")["label"].tolist() == [1, 0]
+    assert GLUE_METRICS["cola"][0] == "matthews_corrcoef"
+    assert GLUE_METRICS["mrpc"] == ("f1", "accuracy") and GLUE_METRICS["rte"] == ("accuracy",)
+    assert GLUE_METRICS["stsb"][:2] == ("pearson", "spearman") and set(GLUE_METRICS) == set(
+        GLUE_TASKS
+    )
+
+
+# (task folder, task, rows per split, sentence pair?, labels): the standard GLUE download.
+REAL_TASKS = [
+    ("CoLA", "cola", {"train": 8551, "dev": 1043, "test": 1063}, False, {0, 1}),
+    ("SST-2", "sst2", {"train": 67349, "dev": 872, "test": 1821}, False, {0, 1}),
+    ("MRPC", "mrpc", {"train": 3667, "dev": 408, "test": 1725}, True, {0, 1}),
+    ("RTE", "rte", {"train": 2490, "dev": 277, "test": 3000}, True, {0, 1}),
+    ("STS-B", "stsb", {"train": 5749, "dev": 1500, "test": 1379}, True, None),
+]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("folder,task,rows,pair,label_set", REAL_TASKS)
+def test_real_glue_tasks(data_dir, folder, task, rows, pair, label_set):
+    for split, n in rows.items():
+        r = read_glue_tsv(data_dir / "glue" / folder / f"{split}.tsv", task)
+        assert len(r["sentence_a"]) == n and all(r["sentence_a"])
+        assert (r["sentence_b"] is not None) == pair
+        if split == "test":
+            assert r["label"] is None
+        elif label_set is None:  # STS-B: similarity scores in [0, 5]
+            assert r["label"].dtype == np.float32 and 0 <= r["label"].min() < r["label"].max() <= 5
+        else:
+            assert r["label"].dtype == np.int32 and set(r["label"].tolist()) == label_set
+    ds = data.load(f"glue/{task}", data_dir=data_dir, max_length=32, limit=4)
+    assert ds.info.num_classes == (1 if task == "stsb" else 2)
+    assert ds.info.eval_split == "validation" and set(ds.splits) == {"train", "validation", "test"}
+    dev = ds["validation"]
+    assert dev["input_ids"].shape == (4, 32) and (dev["input_ids"][:, 0] == 101).all()
+    assert (dev["token_type_ids"].max() == 1) == pair and len(dev["label"]) == 4

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from efficient_jax.core import load_config
 from efficient_jax.trainers import nas_search
 
@@ -27,3 +29,11 @@ def test_nas_search_trainer_and_resume(tmp_path):
     assert all(len(runs[m]) == 2 for m in config.methods)
     # A rerun resumes: nothing is recomputed and the results are identical.
     assert nas_search.train_and_evaluate(config, tmp_path) == res
+
+
+def test_unknown_method_fails_before_any_work(tmp_path):
+    config = load_config("configs/nas_nb201_weaknas.py:runlocal,benchmark=synthetic")
+    config.methods = ["random", "evolutoin"]
+    with pytest.raises(ValueError, match="Unknown method.*'evolutoin'.*valid: .*'evolution'"):
+        nas_search.train_and_evaluate(config, tmp_path)
+    assert not list(tmp_path.iterdir())

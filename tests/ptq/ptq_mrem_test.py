@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from efficient_jax import ptq, quant
+from efficient_jax import ptq, qat
 from efficient_jax.models import TinyBert
 
 
@@ -20,11 +20,11 @@ def toy():
     variables = model.init(jax.random.key(0), ids[:1])
     calib = {"input_ids": ids, "attention_mask": mask}
     rules = ptq.ptq_rules("w2e2a8")
-    qat, qmodel = quant.prepare(model, variables, rules, [calib])
+    qat_params, qmodel = qat.prepare(model, variables, rules, [calib])
     part = ptq.partition_modules(variables["params"], 4)
-    mods, fp_vars, qvars = ptq.build_modules(model, variables, qat, rules, part)
-    return dict(variables=variables, calib=calib, qat=qat, qmodel=qmodel, part=part, mods=mods,
-                fp_vars=fp_vars, qvars=qvars)  # fmt: skip
+    mods, fp_vars, qvars = ptq.build_modules(model, variables, qat_params, rules, part)
+    return dict(variables=variables, calib=calib, qat=qat_params, qmodel=qmodel, part=part,
+                mods=mods, fp_vars=fp_vars, qvars=qvars)  # fmt: skip
 
 
 def test_split_merge_roundtrip_and_rtn_equivalence():

@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from efficient_jax.quant._model import prepare
-from efficient_jax.quant._presets import preset_rules
+from efficient_jax import quant
+from efficient_jax.qat import prepare, preset_rules
 
 _PATH = pathlib.Path(__file__).resolve().parents[2] / "launch" / "bench" / "quant_overhead.py"
 _spec = importlib.util.spec_from_file_location("quant_overhead", _PATH)
@@ -119,3 +119,16 @@ def test_interleaved_times_times_every_method():
     s = jnp.ones((16, 16))
     stats = bench.interleaved_times({"f": (f, s), "g": (g, s)}, 2.0, warmup=1, iters=3)
     assert set(stats) == {"f", "g"} and all(st.iters == 3 for st in stats.values())
+
+
+def test_lsq_ablation_variants_are_lsq_with_another_backward():
+    x = jnp.linspace(-2.0, 2.0, 16).reshape(4, 4)
+    step = jnp.asarray(0.3)
+    for kind in ("mulbwd", "nostepgrad"):
+        spec = bench.lsq_variant(kind)
+        assert spec.name == f"lsq_{kind}" and spec.learned == ("step",)
+        out = spec.apply(x, {"step": step}, bits=4)
+        assert bool(jnp.all(out == quant.lsq_quantize(x, step, 4)))
+        g = jax.grad(lambda s, spec=spec: spec.apply(x, {"step": s}, bits=4).sum())(step)
+        want = jax.grad(lambda s: quant.lsq_quantize(x, s, 4).sum())(step)
+        assert float(g) == (0.0 if kind == "nostepgrad" else pytest.approx(float(want)))

@@ -3,12 +3,13 @@
 import json
 import os
 import pathlib
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-from efficient_jax import compressors, core
+from efficient_jax import compressors, core, trainers
 from efficient_jax.trainers import available_trainers, classification, quickstart
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -27,6 +28,13 @@ def _tiny(config, **kw):
 
 def test_available_trainers():
     assert {"classification", "quickstart"} <= set(available_trainers())
+    # Every public module of efficient_jax.trainers is registered, under its own name.
+    modules = {m.name for m in pkgutil.iter_modules(trainers.__path__) if m.name[0] != "_"}
+    assert set(available_trainers()) == modules
+    assert all(trainers.TRAINERS[n] == f"efficient_jax.trainers.{n}" for n in modules)
+    assert callable(trainers.get_trainer("classification").train_and_evaluate)
+    with pytest.raises(ValueError, match="Unknown trainer 'clasification'; valid: .*'darts'"):
+        trainers.get_trainer("clasification")
 
 
 def test_quickstart_two_steps(tmp_path):
@@ -87,6 +95,12 @@ def test_cli_unknown_config_key_lists_valid_keys(tmp_path):
     out = _main("--config=configs/quickstart.py", f"--workdir={tmp_path}", "--config.nm_steps=3")
     assert out.returncode != 0
     assert "Unknown config key 'nm_steps'" in out.stderr and "'num_steps'" in out.stderr
+
+
+def test_cli_unknown_trainer_lists_registered_ones(tmp_path):
+    out = _main("--config=configs/quickstart.py", f"--workdir={tmp_path}", "--config.trainer=nope")
+    assert out.returncode != 0
+    assert "Unknown trainer 'nope'; valid: [" in out.stderr and "'quickstart'" in out.stderr
 
 
 def test_cli_override_and_variant(tmp_path):

@@ -3,7 +3,10 @@
 Bai, "Network Compression and Architecture Search in Deep Learning", PhD thesis, CUHK 2021, Ch. 6
 (spec 001 §5): candidate kernels ``(Q^i)ᵀ W P^o`` from one meta-weight, the sharing level Φ,
 its annealing by projected gradient descent, an LSTM controller trained by REINFORCE with the
-MnasNet FLOPs reward, and beam search for the final widths.
+MnasNet FLOPs reward, and beam search for the final widths. The whole search (Algorithm 4) is
+:func:`run_search` (step functions: :func:`make_search_steps`; state: :func:`init_search`;
+checkpoint hooks ``restore_fn``/``checkpoint_fn``), the training of the searched child
+:func:`train_child`.
 
 Example:
     >>> from efficient_jax.nas.channels import init_transforms, sharing_level
@@ -15,6 +18,7 @@ Example:
     (8.0, 6.0)
 """
 
+from efficient_jax.nas.channels._child import init_supernet, train_child
 from efficient_jax.nas.channels._controller import (
     Controller,
     beam_search,
@@ -30,6 +34,14 @@ from efficient_jax.nas.channels._resnet import (
     choices_to_widths,
     resnet_macs,
     uniform_widths,
+)
+from efficient_jax.nas.channels._run import (
+    APSSearchConfig,
+    SearchResult,
+    SearchSteps,
+    init_search,
+    make_search_steps,
+    run_search,
 )
 from efficient_jax.nas.channels._search import (
     APSSpace,
@@ -55,10 +67,13 @@ from efficient_jax.nas.channels._sharing import (
 
 __all__ = [
     "APSResNet",
+    "APSSearchConfig",
     "APSSpace",
     "APS_STRATEGIES",
     "ChannelResNet",
     "Controller",
+    "SearchResult",
+    "SearchSteps",
     "anneal_step",
     "beam_search",
     "block_layout",
@@ -69,7 +84,10 @@ __all__ = [
     "gram_norms",
     "init_aps_transforms",
     "init_from_pretrained",
+    "init_search",
+    "init_supernet",
     "init_transforms",
+    "make_search_steps",
     "make_space",
     "mnasnet_reward",
     "monte_carlo_sharing",
@@ -79,8 +97,10 @@ __all__ = [
     "pick_architecture",
     "within_budget",
     "resnet_macs",
+    "run_search",
     "sample_actions",
     "sequence_logprob",
     "sharing_level",
+    "train_child",
     "uniform_widths",
 ]

@@ -26,8 +26,19 @@ from efficient_jax.nas.proxies._gradient import (
     synflow,
 )
 from efficient_jax.nas.proxies._init import torch_default_init
+from efficient_jax.nas.proxies._nb201 import (
+    INITS,
+    NB201_NWOT,
+    NB201_PROXY_KWARGS,
+    init_nb201_supernet,
+    per_cell_init_fn,
+    proxy_correlations,
+    proxy_groups,
+    score_nb201_cells,
+)
 from efficient_jax.nas.proxies._score import (
     PROXIES,
+    available_proxies,
     get_proxy,
     make_scorer,
     rank_correlation,
@@ -38,13 +49,18 @@ from efficient_jax.nas.proxies._taps import active_layers, output_grads, tapped_
 from efficient_jax.nas.proxies._wpca import pca_dim, wpca
 
 __all__ = [
+    "INITS",
+    "NB201_NWOT",
+    "NB201_PROXY_KWARGS",
     "PROXIES",
     "active_layers",
+    "available_proxies",
     "fisher",
     "get_proxy",
     "grad_norm",
     "gradsign",
     "grasp",
+    "init_nb201_supernet",
     "jacov",
     "l2_norm",
     "make_scorer",
@@ -52,10 +68,14 @@ __all__ = [
     "nwot",
     "output_grads",
     "pca_dim",
+    "per_cell_init_fn",
     "plain",
+    "proxy_correlations",
+    "proxy_groups",
     "rank_correlation",
     "relu_kernel",
     "score_cells",
+    "score_nb201_cells",
     "snip",
     "supernet_apply_fn",
     "synflow",

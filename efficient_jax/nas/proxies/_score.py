@@ -38,6 +38,17 @@ for _name, _fn in (
 ):
     PROXIES.register(_name)(_fn)
 
+
+def available_proxies() -> list[str]:
+    """The names :func:`get_proxy` accepts, in registration order.
+
+    Example:
+        >>> available_proxies()[:3]
+        ['synflow', 'snip', 'grasp']
+    """
+    return PROXIES.names()
+
+
 # apply_fn(params, x, train, mask) -> logits
 MaskedApplyFn = Callable[[Params, jax.Array, bool, jax.Array], jax.Array]
 

@@ -1,6 +1,10 @@
 """Ask/tell architecture searchers over a pool: random, regularized evolution, local search,
 WeakNAS (+ a lock-step batched version), NA-RS and GP-BO; Pareto fronts; trace metrics.
 
+By name: :data:`SEARCHERS` (filled in ``_registry.py``), :func:`available_searchers`,
+:func:`make_searcher`. Every searcher saves and restores its state (``state_dict`` /
+``load_state_dict``) to resume a search on the same trajectory.
+
 Example:
     >>> import jax, numpy as np
     >>> from efficient_jax.nas import search
@@ -33,6 +37,12 @@ from efficient_jax.nas.search._metrics import (
     summarize,
 )
 from efficient_jax.nas.search._nars import AGGREGATIONS, NARS, aggregate
+from efficient_jax.nas.search._registry import (
+    SEARCHERS,
+    available_searchers,
+    make_searcher,
+    searcher_options,
+)
 from efficient_jax.nas.search._weaknas import (
     META_SAMPLERS,
     SAMPLINGS,
@@ -47,6 +57,7 @@ __all__ = [
     "META_SAMPLERS",
     "NARS",
     "SAMPLINGS",
+    "SEARCHERS",
     "BayesOpt",
     "LocalSearch",
     "Pool",
@@ -55,8 +66,10 @@ __all__ = [
     "Searcher",
     "WeakNAS",
     "aggregate",
+    "available_searchers",
     "best_so_far",
     "expected_improvement",
+    "make_searcher",
     "optimal_rows",
     "pareto_front",
     "rank_weights",
@@ -64,6 +77,7 @@ __all__ = [
     "run_search",
     "samples_to_reach",
     "score_rows",
+    "searcher_options",
     "summarize",
     "weaknas_batched",
 ]

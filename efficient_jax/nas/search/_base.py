@@ -97,13 +97,58 @@ class Pool:
 
 
 class Searcher:
-    """Base of the ask/tell searchers: remembers told rows/values; ``best()`` is the best told."""
+    """Base of the ask/tell searchers: remembers told rows/values; ``best()`` is the best told.
+
+    Resume: :meth:`state_dict` is what a searcher remembers, as JSON-compatible values, and
+    :meth:`load_state_dict` restores it into a fresh searcher built with the same pool and options;
+    asked with the same keys, it then proposes what the uninterrupted searcher would have.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> pool = Pool.from_encodings(np.eye(6, dtype=np.float32))
+        >>> s = RandomSearch(pool)
+        >>> s.tell(s.ask(jax.random.key(0)), [1.0])
+        >>> t = RandomSearch(pool).load_state_dict(s.state_dict())
+        >>> t.rows == s.rows and bool((t.ask(jax.random.key(1)) == s.ask(jax.random.key(1))).all())
+        True
+    """
 
     def __init__(self, pool: Pool):
         self.pool = pool
         self.rows: list[int] = []
         self.values: list[float] = []
         self.queried = np.zeros(len(pool), bool)
+
+    def state_dict(self) -> dict:
+        """The told history plus what ``ask`` remembers (subclasses add it), JSON-compatible."""
+        return {
+            "searcher": type(self).__name__,
+            "rows": list(self.rows),
+            "values": list(self.values),
+        }
+
+    def load_state_dict(self, state: dict) -> Searcher:
+        """Restores :meth:`state_dict` into this fresh searcher and returns it.
+
+        The told history is replayed through :meth:`tell`, which rebuilds everything derived from
+        it; subclasses then restore what ``ask`` remembers.
+
+        Raises:
+          ValueError: if this searcher was already told something, or ``state`` is from another
+            searcher class or does not fit the pool.
+        """
+        if self.rows:
+            raise ValueError(f"load_state_dict needs a fresh searcher; {len(self.rows)} rows told.")
+        if state.get("searcher") != type(self).__name__:
+            raise ValueError(
+                f"State of searcher {state.get('searcher')!r} given to {type(self).__name__}."
+            )
+        rows = np.asarray(state["rows"], np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self.pool)):
+            raise ValueError(f"State rows must lie in [0, {len(self.pool)}) for this pool.")
+        if rows.size:
+            self.tell(rows, state["values"])
+        return self
 
     def ask(self, key: jax.Array) -> np.ndarray:
         raise NotImplementedError
@@ -201,6 +246,14 @@ class LocalSearch(Searcher):
     def tell(self, rows, values):
         super().tell(rows, values)
         self._value.update(zip(np.asarray(rows).reshape(-1).tolist(), np.ravel(values).tolist()))
+
+    def state_dict(self):
+        return {**super().state_dict(), "center": self._center}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self._center = state["center"]
+        return self
 
 
 def run_search(

@@ -82,6 +82,18 @@ class NARS(Searcher):
         if self._pending is not None and all(int(r) in self._cache for r in self._pending):
             self._score(self._pending)
 
+    def state_dict(self):
+        pending = None if self._pending is None else self._pending.tolist()
+        best = None if self._best is None else list(self._best)
+        return {**super().state_dict(), "pending": pending, "best": best}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        pending, best = state["pending"], state["best"]
+        self._pending = None if pending is None else np.asarray(pending, np.int64)
+        self._best = None if best is None else (int(best[0]), float(best[1]))
+        return self
+
     def _score(self, group):
         g = aggregate([self._cache[int(r)] for r in group], self.aggregation)
         if self._best is None or g > self._best[1]:

@@ -148,6 +148,19 @@ class WeakNAS(Searcher):
                 cur = int(nxt)
         return np.array(out, np.int64)
 
+    def state_dict(self):
+        pred = self.last_prediction
+        return {
+            **super().state_dict(),
+            "last_prediction": None if pred is None else np.asarray(pred).tolist(),
+        }
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        pred = state["last_prediction"]
+        self.last_prediction = None if pred is None else np.asarray(pred)
+        return self
+
     def predicted_best(self) -> int:
         """Argmax of the last predictor over allowed rows (the thesis' returned architecture)."""
         if self.last_prediction is None:

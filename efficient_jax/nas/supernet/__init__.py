@@ -20,6 +20,7 @@ from efficient_jax.nas.supernet._darts import (
     SearchSpec,
     arch_labels,
     darts_optimizer,
+    darts_search_optimizer,
     expected_cost,
     init_alpha,
     init_search_state,
@@ -56,6 +57,13 @@ from efficient_jax.nas.supernet._neighbours import (
     neighbour_weights,
     perturb_weights,
 )
+from efficient_jax.nas.supernet._report import (
+    COLLAPSE_MIN_PARAM_FREE,
+    SELECTIONS,
+    make_accuracy_fn,
+    nb201_lookup,
+    summarize_searches,
+)
 from efficient_jax.nas.supernet._selection import (
     nb201_op_cost_table,
     select_argmax,
@@ -63,9 +71,11 @@ from efficient_jax.nas.supernet._selection import (
 )
 
 __all__ = [
+    "COLLAPSE_MIN_PARAM_FREE",
     "CONV_OPS",
     "PERTURBATIONS",
     "SEARCH_METHODS",
+    "SELECTIONS",
     "DiscreteCell",
     "DiscreteEdge",
     "EntangledConv",
@@ -83,6 +93,7 @@ __all__ = [
     "cells_to_masks",
     "channel_masks",
     "darts_optimizer",
+    "darts_search_optimizer",
     "entangled_kernel",
     "entangled_to_network_variables",
     "expected_cost",
@@ -91,13 +102,16 @@ __all__ = [
     "init_search_state",
     "is_one_hot",
     "kernel_size_masks",
+    "make_accuracy_fn",
     "make_search_step",
     "mask_to_cell",
+    "nb201_lookup",
     "nb201_op_cost_table",
     "neighbour_weights",
     "perturb_weights",
     "select_argmax",
     "select_by_perturbation",
     "subnet_variables",
+    "summarize_searches",
     "tau_schedule",
 ]
