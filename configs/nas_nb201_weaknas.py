@@ -32,11 +32,20 @@ def get_config(arg=None):
     config.dataset = "cifar10"
     config.data_dir = ""
     config.encoding = "onehot"
-    config.search_metric = "valid_acc_200ep"
-    config.report_metric = "test_acc_200ep"
-    # Optional constraint cost_column <= cost_budget (e.g. "params_m", 0.5); "" = none.
+    # "" = the benchmark's default: for NB201 the first of valid_acc_200ep / valid_acc_12ep (search)
+    # and test_acc_200ep / test_acc_12ep (report) with values for the dataset (CIFAR-10: 200ep).
+    config.search_metric = ""
+    config.report_metric = ""
+    # Optional constraint cost_column <= cost_budget (e.g. "params_m", 0.5); "" = none. Regret, rank
+    # and samples to optimum then refer to the best feasible cell (results.json: constrained = 1).
     config.cost_column = ""
     config.cost_budget = 0.0
+    # Cost columns from another CSV (e.g. a latency measured on a device), joined by "index" or
+    # "arch" (its arch_str column); every cell needs a value. Columns: cost_csv_columns, else
+    # (cost_column,).
+    config.cost_csv = ""
+    config.cost_csv_columns = ()
+    config.cost_csv_key = "index"
     # Methods and budgets (tuples, so that --config.methods="('random','weaknas')" works).
     config.methods = ("random", "evolution", "weaknas", "nars", "local")
     config.runs = arg["runs"]

@@ -27,9 +27,11 @@ log = logging.getLogger("efficient_jax")
 
 # ---------------------------------------------------------------- benchmark
 def make_oracle(config):
-    """The oracle, the pool and the test-optimal rows for ``config.benchmark``."""
+    """The oracle, the pool and the test-optimal rows (among feasible cells when constrained)."""
+    metrics = (config.search_metric, config.report_metric)
     if config.benchmark == "nb201":
         table = nb.load_nb201(config.dataset, config.data_dir or None)
+        metrics = nb.nb201_metrics(table, config.dataset, *metrics)
         enc = nb.nb201_encodings(table, config.encoding)
         pool = search.Pool.from_nb201_ordinals(nb.nb201_ordinals(table), enc)
     elif config.benchmark == "nb101":
@@ -39,14 +41,19 @@ def make_oracle(config):
     elif config.benchmark == "synthetic":
         size = config.get("synthetic_size", 15625)
         table = nb.synthetic_nb201_table(jax.random.key(config.seed + 1000), size=size)
+        metrics = (metrics[0] or "valid_acc", metrics[1] or "test_acc")
         enc = nb.nb201_encodings(table, config.encoding)
         pool = search.Pool.from_nb201_ordinals(nb.nb201_ordinals(table), enc)
     else:
         raise ValueError(f"Unknown benchmark {config.benchmark!r}; valid: nb201, nb101, synthetic.")
-    cost = config.get("cost_column", "")
-    oracle = nb.TabularOracle(
-        table, config.search_metric, config.report_metric, cost_columns=(cost,) if cost else ()
-    )
+    cost, cost_csv = config.get("cost_column", ""), config.get("cost_csv", "")
+    if cost_csv:  # cost columns from another CSV, a value for every cell
+        cols = tuple(config.get("cost_csv_columns", ())) or ((cost,) if cost else ())
+        if not cols:
+            raise ValueError("cost_csv needs cost_csv_columns or cost_column to join.")
+        key = config.get("cost_csv_key", "index")
+        table = nb.join_columns(table, cost_csv, cols, key=key, complete=True)
+    oracle = nb.TabularOracle(table, *metrics, cost_columns=(cost,) if cost else ())
     pool = pool.restrict(np.isfinite(oracle.search_values) & np.isfinite(oracle.report_values))
     if cost:  # constrained search: cost <= budget; the optimum is taken among feasible cells
         pool = pool.constrain(oracle.view().column(cost), config.cost_budget)
@@ -85,7 +92,8 @@ def make_searcher(name, pool, config):
 
 
 # ---------------------------------------------------------------- scoring
-def score_trace(trace, returned, oracle, opt_rows, budgets, grid):
+def score_trace(trace, returned, oracle, opt_rows, budgets, grid, allowed=None):
+    """Scores of one trace; ``allowed`` (constrained runs): regret and rank among feasible cells."""
     trace = np.asarray(trace)
     trace = trace[trace >= 0]
     s, r = oracle.search_values, oracle.report_values
@@ -97,16 +105,15 @@ def score_trace(trace, returned, oracle, opt_rows, budgets, grid):
     rows = [returned.get(b) for b in budgets] if returned else [None] * len(budgets)
     by_search = search.best_so_far(trace, s, r, budgets)
     rows = [b if a is None else a for a, b in zip(rows, by_search)]
-    sc = search.score_rows(rows, r)
+    sc = search.score_rows(rows, r, allowed=allowed)
     for b, reg, rank, rep in zip(budgets, sc["regret"], sc["rank"], sc["report"]):
         out[f"regret@{b}"] = float(reg)
         out[f"rank@{b}"] = int(rank)
         out[f"test_acc@{b}"] = float(rep)
     g = [x for x in grid if x <= len(trace)]
     out["curve_queries"] = g
-    out["curve_regret"] = search.score_rows(search.best_so_far(trace, s, r, g), r)[
-        "regret"
-    ].tolist()
+    curve = search.score_rows(search.best_so_far(trace, s, r, g), r, allowed=allowed)
+    out["curve_regret"] = curve["regret"].tolist()
     if oracle.cost_columns:  # two objectives: search metric (max) vs cost (min)
         cost = oracle.table.column(oracle.cost_columns[0])
         front = trace[search.pareto_front(s[trace], cost[trace])]
@@ -148,6 +155,7 @@ def train_and_evaluate(config, workdir):
     writer = MetricWriter(workdir)
     writer.write_config(config)
     oracle, pool, opt_rows = make_oracle(config)
+    feasible = pool.allowed if oracle.cost_columns else None  # constrained: scored among these
     budgets = sorted(int(b) for b in config.budgets)
     grid = sorted({int(x) for x in np.unique(np.geomspace(1, config.max_queries, 40).astype(int))})
     state_path = workdir / "runs.json"
@@ -164,6 +172,7 @@ def train_and_evaluate(config, workdir):
             while len(runs) < config.runs:
                 r0 = len(runs)
                 rkey = jax.random.fold_in(jax.random.fold_in(key, mi), r0)
+                args = (oracle, opt_rows, budgets, grid, feasible)
                 if name == "weaknas" and config.weaknas.batched:
                     w = config.weaknas
                     chunk = min(w.chunk, config.runs - r0)
@@ -173,24 +182,16 @@ def train_and_evaluate(config, workdir):
                         predictor=_predictor(config), allowed=pool.allowed, stop_rows=stop,
                         min_queries=min_q,
                     )  # fmt: skip
-                    new = [score_trace(t, None, oracle, opt_rows, budgets, grid) for t in traces]
+                    new = [score_trace(t, None, *args) for t in traces]
                 else:
                     out = search.run_search(
                         make_searcher(name, pool, config), oracle.view(), budget=max_q, key=rkey,
                         stop_rows=stop, min_queries=min_q, record_at=budgets,
                     )  # fmt: skip
-                    new = [
-                        # Only NA-RS returns something other than the best queried cell; for
-                        # the others score trace prefixes (a batch may straddle a budget).
-                        score_trace(
-                            out["trace"],
-                            out["returned"] if name == "nars" else None,
-                            oracle,
-                            opt_rows,
-                            budgets,
-                            grid,
-                        )  # fmt: skip
-                    ]
+                    # Only NA-RS returns something other than the best queried cell; for the
+                    # others score trace prefixes (a batch may straddle a budget).
+                    ret = out["returned"] if name == "nars" else None
+                    new = [score_trace(out["trace"], ret, *args)]
                 runs.extend(new)
                 write_json_atomic(state_path, done)  # resume point
                 bar.update(len(new))
@@ -201,6 +202,10 @@ def train_and_evaluate(config, workdir):
         runs = done[name]
         summary = search.summarize([_numeric(r) for r in runs])
         results.update({f"{name}/{k}": v for k, v in summary.items()})
+    if feasible is not None:  # every metric above refers to the best feasible cell
+        best = float(oracle.report_values[opt_rows[0]])
+        results.update(constrained=1.0, feasible_cells=float(feasible.sum()))
+        results.update(feasible_optimum_acc=best, cost_budget=float(config.cost_budget))
     writer.write_results(results)
     if oracle.cost_columns:
         write_pareto(done, oracle, workdir / "pareto.json")

@@ -124,5 +124,11 @@ def test_metrics():
     assert search.samples_to_reach(np.array([5, 3]), [9]) is None
     sc = search.score_rows([0, 2], np.array([1.0, 3.0, 2.0]))
     assert sc["regret"].tolist() == [2.0, 1.0] and sc["rank"].tolist() == [3, 2]
+    # Constrained: optimum and ranks among the feasible rows only (issue 18 item 1).
+    feasible = np.array([True, False, True])
+    sc = search.score_rows([0, 2], np.array([1.0, 3.0, 2.0]), allowed=feasible)
+    assert sc["regret"].tolist() == [1.0, 0.0] and sc["rank"].tolist() == [2, 1]
+    with pytest.raises(ValueError, match="allowed must have shape"):
+        search.score_rows([0], np.array([1.0, 2.0]), allowed=np.ones(3, bool))
     s = search.summarize([{"a": 1.0}, {"a": 3.0}, {"a": None}])
     assert s == {"a_mean": 2.0, "a_std": 1.0, "a_missing": 1.0}

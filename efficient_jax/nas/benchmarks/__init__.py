@@ -11,10 +11,13 @@ Example:
 
 from efficient_jax.nas.benchmarks._loaders import (
     NB201_DATASETS,
+    NB201_DEFAULT_METRICS,
     load_nb101_sample,
     load_nb201,
     nb101_cells,
+    nb201_dataset,
     nb201_encodings,
+    nb201_metrics,
     nb201_ordinals,
     synthetic_nb201_table,
 )
@@ -22,20 +25,25 @@ from efficient_jax.nas.benchmarks._tabular import (
     SearchView,
     Table,
     TabularOracle,
+    columns_with_values,
     join_columns,
     read_table,
 )
 
 __all__ = [
     "NB201_DATASETS",
+    "NB201_DEFAULT_METRICS",
     "SearchView",
     "Table",
     "TabularOracle",
+    "columns_with_values",
     "join_columns",
     "load_nb101_sample",
     "load_nb201",
     "nb101_cells",
+    "nb201_dataset",
     "nb201_encodings",
+    "nb201_metrics",
     "nb201_ordinals",
     "read_table",
     "synthetic_nb201_table",

@@ -16,21 +16,105 @@ import jax
 import numpy as np
 
 from efficient_jax.data import require_file, resolve_data_dir
-from efficient_jax.nas.benchmarks._tabular import Table, read_table
+from efficient_jax.nas.benchmarks._tabular import Table, columns_with_values, read_table
 from efficient_jax.nas.spaces import NB201_SIZE, NB101Cell, NB201Cell, nb201_all_cells
 
 NB201_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-_HOW = "It ships in shared/data/nb201 (see shared/data/README.md)."
+_HOW = "It ships in shared/data/nb201 (see docs/DATA.md)."
+# Usual spellings, compared after lower-casing and dropping "-", "_", " " and ".".
+_NB201_ALIASES = {
+    "cifar10": "cifar10",
+    "cifar10valid": "cifar10",  # NB201's name of the CIFAR-10 train/valid split
+    "cifar100": "cifar100",
+    "imagenet16120": "ImageNet16-120",
+    "imagenet16": "ImageNet16-120",
+    "imagenet": "ImageNet16-120",
+}
+# Search / report metrics to try, in order: the first with any value in the dataset's table is the
+# default (some datasets publish no 200-epoch validation accuracy).
+NB201_DEFAULT_METRICS = {
+    d: (("valid_acc_200ep", "valid_acc_12ep"), ("test_acc_200ep", "test_acc_12ep"))
+    for d in NB201_DATASETS
+}
+
+
+def _squash(name: str) -> str:
+    return "".join(c for c in name.lower() if c not in "-_ .")
+
+
+def nb201_dataset(name: str) -> str:
+    """The canonical NB201 dataset name of a usual spelling (case, ``-``/``_`` do not matter).
+
+    Raises:
+      ValueError: for an unknown name, listing the spelling tried and the valid names.
+
+    Example:
+        >>> [nb201_dataset(n) for n in ("imagenet16_120", "CIFAR-100", "cifar10-valid")]
+        ['ImageNet16-120', 'cifar100', 'cifar10']
+    """
+    key = _squash(str(name))
+    if key not in _NB201_ALIASES:
+        raise ValueError(
+            f"Unknown NB201 dataset {name!r} (tried {key!r} after lower-casing and dropping "
+            f"'-', '_', ' ', '.'); valid: {NB201_DATASETS} (aliases: {sorted(_NB201_ALIASES)})."
+        )
+    return _NB201_ALIASES[key]
 
 
 def load_nb201(dataset: str = "cifar10", data_dir: str | os.PathLike | None = None) -> Table:
-    """The NAS-Bench-201 table ``nb201/nb201_<dataset>.csv`` (15,625 rows)."""
-    if dataset not in NB201_DATASETS:
-        raise ValueError(f"Unknown NB201 dataset {dataset!r}; valid: {NB201_DATASETS}.")
-    path = require_file(
-        resolve_data_dir(data_dir) / "nb201" / f"nb201_{dataset}.csv", f"NB201 {dataset}", _HOW
+    """The NAS-Bench-201 table ``nb201/nb201_<dataset>.csv`` (15,625 rows).
+
+    ``dataset`` may be any usual spelling (:func:`nb201_dataset`); the file is looked for under the
+    canonical name, then lower-case with ``-`` or ``_``.
+    """
+    canon = nb201_dataset(dataset)
+    folder = resolve_data_dir(data_dir) / "nb201"
+    names = dict.fromkeys(
+        f"nb201_{n}.csv" for n in (canon, canon.lower(), canon.lower().replace("-", "_"))
     )
+    found = [folder / n for n in names if (folder / n).exists()]
+    what = f"NB201 {canon} (tried {list(names)})"
+    path = require_file(found[0] if found else folder / next(iter(names)), what, _HOW)
     return read_table(path, required=("valid_acc_200ep", "test_acc_200ep"))
+
+
+def nb201_metrics(
+    table: Table, dataset: str, search_metric: str = "", report_metric: str = ""
+) -> tuple[str, str]:
+    """The search and report metrics for an NB201 ``dataset``; ``""`` picks the dataset default.
+
+    Args:
+      table: the dataset's table (:func:`load_nb201`).
+      dataset: its name (any usual spelling).
+      search_metric: a column, or ``""`` for the first of ``NB201_DEFAULT_METRICS`` with values.
+      report_metric: likewise.
+
+    Raises:
+      ValueError: if a named column is missing or empty, naming the column, the dataset and the
+        columns that have values.
+
+    Example:
+        >>> t = Table(np.arange(2), ("a", "b"), {"valid_acc_200ep": np.array([np.nan, np.nan]),
+        ...     "valid_acc_12ep": np.array([1.0, 2.0]), "test_acc_200ep": np.array([3.0, 4.0])})
+        >>> nb201_metrics(t, "cifar100")
+        ('valid_acc_12ep', 'test_acc_200ep')
+    """
+    canon = nb201_dataset(dataset)
+    have = columns_with_values(table)
+    out = []
+    for name, defaults, role in zip(
+        (search_metric, report_metric), NB201_DEFAULT_METRICS[canon], ("search", "report")
+    ):
+        if not name:
+            name = next((d for d in defaults if d in have), defaults[0])
+        if name not in have:
+            state = "is empty" if name in table.columns else "does not exist"
+            raise ValueError(
+                f"The {role} metric {name!r} {state} for NB201 {canon}; columns with values: "
+                f"{have}. Set --config.{role}_metric to one of them."
+            )
+        out.append(name)
+    return out[0], out[1]
 
 
 def load_nb101_sample(data_dir: str | os.PathLike | None = None) -> Table:

@@ -44,6 +44,18 @@ class Table:
         return int(pos[0])
 
 
+def columns_with_values(table: Table) -> list[str]:
+    """The columns of ``table`` with at least one value (not all cells empty).
+
+    Example:
+        >>> t = Table(np.arange(2), ("a", "b"), {"x": np.array([1.0, np.nan]),
+        ...                                      "y": np.array([np.nan, np.nan])})
+        >>> columns_with_values(t)
+        ['x']
+    """
+    return sorted(k for k, v in table.columns.items() if np.isfinite(v).any())
+
+
 def _parse_float(text: str, where: str) -> float:
     text = text.strip()
     if text == "" or text.lower() in ("nan", "na", "none"):
@@ -104,34 +116,65 @@ def read_table(
     return Table(index=index, arch=tuple(r[arch_column] for r in rows), columns=columns)
 
 
-def join_columns(table: Table, path: str | os.PathLike, columns: Sequence[str]) -> Table:
-    """Adds ``columns`` from another CSV keyed by ``index`` (cost columns: params, FLOPs, latency).
+def join_columns(
+    table: Table,
+    path: str | os.PathLike,
+    columns: Sequence[str],
+    *,
+    key: str = "index",
+    complete: bool = False,
+) -> Table:
+    """Adds ``columns`` from another CSV keyed by ``index`` or ``arch_str`` (cost columns: params,
+    FLOPs, latency).
 
-    Rows of ``table`` without a match get NaN.
+    Args:
+      table: the benchmark table.
+      path: the CSV with the extra columns and a key column.
+      columns: the columns to add.
+      key: ``"index"`` (the benchmark index) or ``"arch"`` (the CSV's ``arch_str`` column).
+      complete: require a value for every row of ``table``; else rows without one get NaN.
 
     Raises:
-      ValueError: if the CSV lacks ``index`` or one of ``columns``.
+      ValueError: if ``key`` is unknown, the CSV lacks the key or one of ``columns``, a value is
+        not numeric, or (``complete``) rows lack a value (the first few are listed).
+
+    Example:
+        >>> import tempfile
+        >>> t = Table(np.arange(2), ("a", "b"), {"acc": np.array([1.0, 2.0])})
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        ...     _ = f.write("arch_str,latency_ms\\nb,2.5\\na,1.5\\n")
+        >>> join_columns(t, f.name, ["latency_ms"], key="arch").column("latency_ms").tolist()
+        [1.5, 2.5]
     """
+    if key not in ("index", "arch"):
+        raise ValueError(f"Unknown join key {key!r}; valid: 'index', 'arch'.")
+    key_col = "index" if key == "index" else "arch_str"
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
-        missing = [c for c in ("index", *columns) if c not in header]
+        missing = [c for c in (key_col, *columns) if c not in header]
         if missing:
             raise ValueError(
                 f"{os.fspath(path)} lacks required column(s) {missing}; it has {header}."
             )
-        extra = {int(r["index"]): r for r in reader}
+        if key == "index":
+            extra = {int(r["index"]): r for r in reader}
+        else:
+            extra = {r["arch_str"].strip(): r for r in reader}
+    keys = table.index.tolist() if key == "index" else list(table.arch)
     new = dict(table.columns)
     for name in columns:
+        where = f"{os.fspath(path)} column {name!r}"
         new[name] = np.array(
-            [
-                _parse_float(extra[i][name], f"{os.fspath(path)} column {name!r}")
-                if i in extra
-                else np.nan
-                for i in table.index.tolist()
-            ],
+            [_parse_float(extra[i][name], where) if i in extra else np.nan for i in keys],
             np.float64,
         )
+        lacking = [k for k, v in zip(keys, new[name]) if np.isnan(v)]
+        if complete and lacking:
+            raise ValueError(
+                f"{os.fspath(path)} has no value of {name!r} for {len(lacking)} of {len(keys)} "
+                f"architectures (by {key}); the first: {lacking[:5]}. Every architecture needs one."
+            )
     return dataclasses.replace(table, columns=new)
 
 
@@ -172,6 +215,12 @@ class TabularOracle:
         self.maximize = maximize
         self._search = table.column(search_metric)
         self._report = table.column(report_metric)
+        for name, values in ((search_metric, self._search), (report_metric, self._report)):
+            if not np.isfinite(values).any():
+                raise ValueError(
+                    f"Column {name!r} has no value (all cells empty); columns with values: "
+                    f"{columns_with_values(table)}."
+                )
         self.cost_columns = tuple(cost_columns)
         for c in self.cost_columns:
             if c == report_metric:

@@ -20,10 +20,40 @@ def optimal_rows(values: np.ndarray, *, maximize: bool = True) -> np.ndarray:
     return np.flatnonzero(v == best)
 
 
-def score_rows(rows: Sequence[int], report: np.ndarray, *, maximize: bool = True) -> dict:
-    """Test regret (≥ 0) and rank (1 = optimum) of returned ``rows`` by the report metric."""
+def score_rows(
+    rows: Sequence[int],
+    report: np.ndarray,
+    *,
+    maximize: bool = True,
+    allowed: np.ndarray | None = None,
+) -> dict:
+    """Test regret (≥ 0) and rank (1 = optimum) of returned ``rows`` by the report metric.
+
+    Args:
+      rows: the returned rows.
+      report: the report metric of every row (NaN = missing).
+      maximize: whether larger is better.
+      allowed: optional boolean mask of the feasible rows (a constrained search): the optimum and
+        the ranks are then taken among these rows only. ``None``: every row with a value.
+
+    Raises:
+      ValueError: if ``allowed`` has the wrong shape or leaves no row with a report value.
+
+    Example:
+        >>> sc = score_rows([2], np.array([1.0, 3.0, 2.0]), allowed=np.array([1, 0, 1], bool))
+        >>> float(sc["regret"][0]), int(sc["rank"][0])
+        (0.0, 1)
+    """
     rep = np.asarray(report, np.float64)
-    finite = rep[np.isfinite(rep)]
+    ok = np.isfinite(rep)
+    if allowed is not None:
+        allowed = np.asarray(allowed, bool)
+        if allowed.shape != rep.shape:
+            raise ValueError(f"allowed must have shape {rep.shape}, got {allowed.shape}.")
+        ok &= allowed
+        if not ok.any():
+            raise ValueError("allowed leaves no row with a report value.")
+    finite = rep[ok]
     best = finite.max() if maximize else finite.min()
     rows = np.asarray(rows, np.int64)
     vals = rep[rows]
