@@ -3,7 +3,7 @@ task-aware (classification / regression) steps and metrics.
 
 A dataset whose ``info.num_classes`` is 1 (GLUE STS-B) is a regression task: the steps use a
 squared-error loss on a 1-output head (:func:`task_type`). Metrics on the evaluation split follow
-the dataset (:func:`metric_names`: GLUE tasks their official ones, e.g. Matthews correlation for
+the dataset (``_task.metric_names``: GLUE tasks their official ones, e.g. Matthews correlation for
 CoLA, F1 and accuracy for MRPC), next to the input-blind baseline (:func:`task_results`).
 """
 
@@ -161,26 +161,6 @@ def task_type(info: data.DatasetInfo | None) -> str:
     return "regression" if info is not None and info.num_classes == 1 else "classification"
 
 
-def metric_names(info: data.DatasetInfo | None) -> tuple[str, ...]:
-    """Names of ``train.METRICS`` to report for a dataset, headline first.
-
-    GLUE tasks (``"sst2"``, ``"glue/<task>"``): ``data.GLUE_METRICS[task]``; other regression
-    datasets: Pearson, Spearman and MSE; other classification datasets: accuracy.
-
-    Example:
-        >>> info = data.DatasetInfo("glue/cola", "text", (64,), 2, None, None, "validation")
-        >>> metric_names(info)
-        ('matthews_corrcoef', 'accuracy')
-    """
-    name = info.name if info is not None else ""
-    task = name.removeprefix("glue/")
-    if (name == "sst2" or name.startswith("glue/")) and task in data.GLUE_METRICS:
-        return data.GLUE_METRICS[task]
-    if task_type(info) == "regression":
-        return train.REGRESSION_METRICS
-    return ("accuracy",)
-
-
 def init_state(s: Setup) -> train.TrainState:
     """Initialises the train state replicated on the mesh."""
     batch = s.preprocess(jax.tree.map(jnp.asarray, s.sample_batch), None)
@@ -252,50 +232,3 @@ def make_evaluator(
         return train.evaluate(jitted, variables, batches)
 
     return run
-
-
-def make_predictor(
-    s: Setup,
-    split: dict[str, np.ndarray] | None = None,
-    apply_fn: Callable[..., Any] | None = None,
-) -> Callable[[Any], np.ndarray]:
-    """``variables -> outputs``: the model's ``(N, C)`` outputs on the test split (or ``split``),
-    in example order (padding dropped); ``apply_fn`` as for :func:`make_evaluator`."""
-    apply = s.model.apply if apply_fn is None else apply_fn
-
-    def forward(variables, batch):
-        args, kwargs = train.model_inputs(s.preprocess(batch, None))
-        return apply(variables, *args, train=False, **kwargs)
-
-    jitted = jax.jit(forward)
-    split = s.test_data if split is None else split
-
-    def run(variables) -> np.ndarray:
-        outs = []
-        for batch in data.eval_batches(split, s.config.eval_batch_size, mesh=s.mesh):
-            real = np.asarray(jax.device_get(batch["mask"])) > 0
-            outs.append(np.asarray(jax.device_get(jitted(variables, batch)))[real])
-        return np.concatenate(outs)
-
-    return run
-
-
-def task_results(
-    s: Setup, variables: Any, apply_fn: Callable[..., Any] | None = None
-) -> dict[str, float]:
-    """The dataset's metrics on the test split and the input-blind baseline's, for results.json.
-
-    Keys: ``test_<metric>`` for each of :func:`metric_names` (argmax class ids for
-    classification, the single output for regression), and ``majority_<metric>`` (the train
-    split's most frequent class) or ``train_mean_mse`` (always predicting the train mean) from
-    ``train.trivial_baseline``: a model that does not beat it learned nothing.
-    """
-    names, kind = metric_names(s.info), task_type(s.info)
-    outputs = make_predictor(s, apply_fn=apply_fn)(variables)
-    predictions = outputs[:, 0] if kind == "regression" else np.argmax(outputs, -1)
-    labels = np.asarray(s.test_data["label"])
-    results = {f"test_{k}": v for k, v in train.compute_metrics(names, labels, predictions).items()}
-    baseline = train.trivial_baseline(
-        names, train_labels=s.train_data["label"], eval_labels=labels, task_type=kind
-    )
-    return {**results, **baseline}

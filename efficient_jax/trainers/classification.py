@@ -22,7 +22,7 @@ import logging
 import ml_collections
 
 from efficient_jax import cost, train
-from efficient_jax.trainers import _pipeline
+from efficient_jax.trainers import _pipeline, _task
 
 log = logging.getLogger("efficient_jax")
 
@@ -68,7 +68,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train
     results["num_params"] = cost.count_params(state["params"])
     results["steps"] = int(state["step"])
     # Task metrics and baselines add keys only: the evaluator's values above are kept as they are.
-    for key, value in _pipeline.task_results(s, variables).items():
+    for key, value in _task.task_results(s, variables).items():
         results.setdefault(key, value)
     writer.write_results(results)
     log.info("results: %s", results)

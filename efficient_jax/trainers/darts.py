@@ -62,12 +62,9 @@ def load_search_data(config, seed: int) -> dict:
 
 
 def _batch(split: dict, step: int, batch_size: int, seed: int) -> dict:
-    """Batches wrap across epochs (``data.batch_at`` drops each epoch's remainder): kept as is."""
-    n = len(split["label"])
-    epoch, pos = divmod(step * batch_size, n)
-    perm = np.random.default_rng([seed, epoch]).permutation(n)
-    idx = perm[np.arange(pos, pos + batch_size) % n]
-    return {"image": jnp.asarray(split["image"][idx]), "label": jnp.asarray(split["label"][idx])}
+    """Batches wrap across epochs (the search's stream of epochs, as before ``data.batch_at``)."""
+    b = data.batch_at(split, step, batch_size, seed=seed, remainder="wrap")
+    return {"image": jnp.asarray(b["image"]), "label": jnp.asarray(b["label"])}
 
 
 # ---------------------------------------------------------------- one run
