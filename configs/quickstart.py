@@ -45,7 +45,7 @@ def get_config(arg=None):
     config.mesh_shape = None
     # Compressors to run after training: names in efficient_jax.compressors.available_compressors()
     # or ["all"].
-    config.compressors = ["all"]
+    config.compressors = ("all",)
     # Training examples handed to compressors for calibration / short fine-tuning.
     config.calib_size = 512
     return config

@@ -107,27 +107,34 @@ def deep_kmeans_compressor(
                 learning_rate=learning_rate,
             )
         tree = share_params(params, clusters, key=key)
-        stored = {**variables, "params": tree}
-        info = {
-            "layer_cr_min": min(layer_ratios(tree).values()),
-            "model_cr_fixed": compression_ratio(variables, stored),
-            "model_cr_huffman": compression_ratio(variables, stored, "huffman"),
-            "retrain_steps": retrain_steps,
-        }
-        shared = {**variables, "params": expand_params(tree)}
-        if apply_fn is not None and calib_batch is not None:
-            args, kwargs = model_inputs(jax.tree.map(lambda x: x[:1], calib_batch))
-            dense = cost.energy(apply_fn, variables, *args, train=False, **kwargs)
-            after = cost.energy(
-                apply_fn,
-                variables,
-                *args,
-                train=False,
-                unique_weights=unique_weights(tree),
-                **kwargs,
-            )
-            info["energy"] = after.energy
-            info["energy_ratio"] = dense.energy / after.energy
-        return CompressionResult(shared, math.ceil(shared_bits(stored) / 8), info=info)
+        info = {"retrain_steps": retrain_steps}
+        return codebook_result(variables, tree, info, apply_fn=apply_fn, calib_batch=calib_batch)
 
     return compress
+
+
+def codebook_result(
+    variables: Any, tree: Any, info: dict[str, float], *, apply_fn: Any, calib_batch: Any
+) -> CompressionResult:
+    """The :class:`CompressionResult` of shared params ``tree`` (``Codebook`` leaves).
+
+    Stored bytes are the codebooks' (fixed-length indices); ``info`` gains the per-layer and model
+    compression ratios and, given ``apply_fn`` and ``calib_batch``, the energy after sharing.
+    """
+    stored = {**variables, "params": tree}
+    info = {
+        **info,
+        "layer_cr_min": min(layer_ratios(tree).values()),
+        "model_cr_fixed": compression_ratio(variables, stored),
+        "model_cr_huffman": compression_ratio(variables, stored, "huffman"),
+    }
+    shared = {**variables, "params": expand_params(tree)}
+    if apply_fn is not None and calib_batch is not None:
+        args, kwargs = model_inputs(jax.tree.map(lambda x: x[:1], calib_batch))
+        dense = cost.energy(apply_fn, variables, *args, train=False, **kwargs)
+        after = cost.energy(
+            apply_fn, variables, *args, train=False, unique_weights=unique_weights(tree), **kwargs
+        )
+        info["energy"] = after.energy
+        info["energy_ratio"] = dense.energy / after.energy
+    return CompressionResult(shared, math.ceil(shared_bits(stored) / 8), info=info)

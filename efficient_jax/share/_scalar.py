@@ -22,17 +22,14 @@ References:
 
 from __future__ import annotations
 
-import math
 import re
 
 import jax
 
-from efficient_jax import cost
 from efficient_jax.core import CompressionResult
-from efficient_jax.share._coding import compression_ratio, layer_ratios, shared_bits
-from efficient_jax.share._deep_kmeans import expand_params, share_params, unique_weights
+from efficient_jax.share._compressors import codebook_result
+from efficient_jax.share._deep_kmeans import share_params
 from efficient_jax.share._kmeans import INITS
-from efficient_jax.train import model_inputs
 
 
 def scalar_kmeans_compressor(
@@ -95,27 +92,7 @@ def scalar_kmeans_compressor(
             init=init,
             max_iter=max_iter,
         )
-        stored = {**variables, "params": tree}
-        info = {
-            "clusters": clusters,
-            "layer_cr_min": min(layer_ratios(tree).values()),
-            "model_cr_fixed": compression_ratio(variables, stored),
-            "model_cr_huffman": compression_ratio(variables, stored, "huffman"),
-        }
-        shared = {**variables, "params": expand_params(tree)}
-        if apply_fn is not None and calib_batch is not None:
-            args, kwargs = model_inputs(jax.tree.map(lambda x: x[:1], calib_batch))
-            dense = cost.energy(apply_fn, variables, *args, train=False, **kwargs)
-            after = cost.energy(
-                apply_fn,
-                variables,
-                *args,
-                train=False,
-                unique_weights=unique_weights(tree),
-                **kwargs,
-            )
-            info["energy"] = after.energy
-            info["energy_ratio"] = dense.energy / after.energy
-        return CompressionResult(shared, math.ceil(shared_bits(stored) / 8), info=info)
+        info = {"clusters": clusters}
+        return codebook_result(variables, tree, info, apply_fn=apply_fn, calib_batch=calib_batch)
 
     return compress

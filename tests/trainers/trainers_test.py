@@ -43,7 +43,7 @@ def test_quickstart_two_steps(tmp_path):
     names = ["ptq_w8", "ptq_w4", "magnitude_prune_80", "deep_kmeans_scalar16"]
     assert set(names) <= set(compressors.available_compressors())
     config = _tiny(core.load_config(str(REPO_ROOT / "configs/quickstart.py")), calib_size=64)
-    config.compressors = names
+    config.compressors = tuple(names)
     rows = quickstart.train_and_evaluate(config, str(tmp_path))
     assert [r["method"] for r in rows] == ["float32", *names]
     results = json.loads((tmp_path / "results.json").read_text())
